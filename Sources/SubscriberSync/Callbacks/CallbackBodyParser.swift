@@ -1,0 +1,128 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// Turns a callback body into a `CallbackCommand`, refusing anything that lacks a field the command
+/// needs or carries it with the wrong type. It never traps: every failure is a `CallbackRefusal`.
+public struct CallbackBodyParser: Sendable {
+    /// Tencent user IDs are at most 32 bytes; the bound keeps every event line far below 16 KiB
+    /// while leaving room for longer IDs Tencent may issue.
+    public static let maxIdentifierBytes = 256
+    /// Year 9999; keeps timestamps renderable as RFC 3339.
+    static let maxEventTime: Int64 = 253_402_300_799_999
+
+    public init() {}
+
+    public func parse(body: ByteBuffer, queryCommand: String?) throws(CallbackRefusal) -> CallbackCommand {
+        let raw: RawCallbackBody
+        do {
+            raw = try JSONDecoder().decode(RawCallbackBody.self, from: body)
+        } catch {
+            throw CallbackRefusal(.malformed, "body is not a JSON object")
+        }
+        let command: String
+        switch raw.command {
+        case .present(let value) where !value.isEmpty: command = value
+        case .wrongType: throw CallbackRefusal(.malformed, "CallbackCommand must be a string")
+        default:
+            guard let queryCommand, !queryCommand.isEmpty else {
+                throw CallbackRefusal(.malformed, "CallbackCommand is missing")
+            }
+            command = queryCommand
+        }
+        switch command {
+        case CallbackCommand.afterAddSubscriber:
+            return .subscribersAdded(try subscriberCallback(raw))
+        case CallbackCommand.afterDeleteSubscriber:
+            return .subscribersDeleted(try subscriberCallback(raw))
+        case CallbackCommand.beforeAddSubscriberName:
+            return .beforeAddSubscriber
+        case CallbackCommand.afterAccountDestroyed:
+            return .accountDestroyed(account: try identifier(raw.account, "Official_Account"), eventTime: try eventTime(raw))
+        default:
+            return .other(name: command)
+        }
+    }
+
+    private func subscriberCallback(_ raw: RawCallbackBody) throws(CallbackRefusal) -> SubscriberCallback {
+        let account = try identifier(raw.account, "Official_Account")
+        let operatorAccount: String?
+        switch raw.operatorAccount {
+        case .absent: operatorAccount = nil
+        case .present(let value) where value.isEmpty: operatorAccount = nil
+        case .present: operatorAccount = try identifier(raw.operatorAccount, "Operator_Account")
+        case .wrongType: throw CallbackRefusal(.malformed, "Operator_Account must be a string")
+        }
+        guard case .present(let entries) = raw.subscribers else {
+            throw CallbackRefusal(.malformed, "SubscribeAccountList must be an array of {\"Subscriber_Account\": string}")
+        }
+        var subscribers: [String] = []
+        subscribers.reserveCapacity(entries.count)
+        for entry in entries {
+            subscribers.append(try identifier(.present(entry.account), "Subscriber_Account"))
+        }
+        return SubscriberCallback(account: account, operatorAccount: operatorAccount, subscribers: subscribers, eventTime: try eventTime(raw))
+    }
+
+    private func identifier(_ field: Field<String>, _ name: String) throws(CallbackRefusal) -> String {
+        guard case .present(let value) = field else {
+            throw CallbackRefusal(.malformed, "\(name) must be a string")
+        }
+        guard !value.isEmpty, value.utf8.count <= Self.maxIdentifierBytes else {
+            throw CallbackRefusal(.malformed, "\(name) must be 1 to \(Self.maxIdentifierBytes) bytes")
+        }
+        return value
+    }
+
+    private func eventTime(_ raw: RawCallbackBody) throws(CallbackRefusal) -> Int64 {
+        guard case .present(let value) = raw.eventTime, value > 0, value <= Self.maxEventTime else {
+            throw CallbackRefusal(.malformed, "EventTime must be a positive integer (milliseconds)")
+        }
+        return value
+    }
+}
+
+/// A JSON field that may be absent, present with the expected type, or present with another type.
+enum Field<Value: Sendable>: Sendable {
+    case absent
+    case present(Value)
+    case wrongType
+}
+
+/// The union of the fields the handled commands use. Each is read leniently here and judged later,
+/// once the command is known, so that a field another command uses differently refuses nothing.
+struct RawCallbackBody: Decodable {
+    var command: Field<String>
+    var account: Field<String>
+    var operatorAccount: Field<String>
+    var subscribers: Field<[SubscriberEntry]>
+    var eventTime: Field<Int64>
+
+    struct SubscriberEntry: Decodable {
+        var account: String
+        enum CodingKeys: String, CodingKey { case account = "Subscriber_Account" }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command = "CallbackCommand"
+        case account = "Official_Account"
+        case operatorAccount = "Operator_Account"
+        case subscribers = "SubscribeAccountList"
+        case eventTime = "EventTime"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        command = Self.read(container, .command)
+        account = Self.read(container, .account)
+        operatorAccount = Self.read(container, .operatorAccount)
+        subscribers = Self.read(container, .subscribers)
+        eventTime = Self.read(container, .eventTime)
+    }
+
+    private static func read<T: Decodable & Sendable>(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) -> Field<T> {
+        guard container.contains(key) else { return .absent }
+        guard let value = try? container.decode(T.self, forKey: key) else { return .wrongType }
+        return .present(value)
+    }
+}

@@ -1,0 +1,41 @@
+/// A callback body, validated for the command it carries.
+public enum CallbackCommand: Sendable, Equatable {
+    case subscribersAdded(SubscriberCallback)
+    case subscribersDeleted(SubscriberCallback)
+    /// `CallbackBeforeAddSubscriber`: answered "allow" at once, nothing is stored.
+    case beforeAddSubscriber
+    case accountDestroyed(account: String, eventTime: Int64)
+    /// Any command this service does not act on; answered OK and counted.
+    case other(name: String)
+
+    public static let afterAddSubscriber = "OfficialAccount.CallbackAfterAddSubscriber"
+    public static let afterDeleteSubscriber = "OfficialAccount.CallbackAfterDeleteSubscriber"
+    public static let beforeAddSubscriberName = "OfficialAccount.CallbackBeforeAddSubscriber"
+    public static let afterAccountDestroyed = "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
+
+    public var name: String {
+        switch self {
+        case .subscribersAdded: Self.afterAddSubscriber
+        case .subscribersDeleted: Self.afterDeleteSubscriber
+        case .beforeAddSubscriber: Self.beforeAddSubscriberName
+        case .accountDestroyed: Self.afterAccountDestroyed
+        case .other(let name): name
+        }
+    }
+}
+
+/// `CallbackAfterAddSubscriber` / `CallbackAfterDeleteSubscriber` after validation.
+public struct SubscriberCallback: Sendable, Equatable {
+    public var account: String
+    public var operatorAccount: String?
+    public var subscribers: [String]
+    /// Milliseconds, Tencent's `EventTime`.
+    public var eventTime: Int64
+
+    public init(account: String, operatorAccount: String?, subscribers: [String], eventTime: Int64) {
+        self.account = account
+        self.operatorAccount = operatorAccount
+        self.subscribers = subscribers
+        self.eventTime = eventTime
+    }
+}

@@ -1,0 +1,110 @@
+import Hummingbird
+import Logging
+import Metrics
+
+/// Handles one POST on the callback path: verify, parse, commit durably, then answer.
+public struct CallbackHandler: Sendable {
+    public static let maxBodyBytes = 1 << 20
+
+    let verifier: CallbackVerifier
+    let parser = CallbackBodyParser()
+    let store: SubscriberStore
+    let commits: CommitQueue
+    let clock: any WallClock
+    let logger: Logger
+
+    public init(verifier: CallbackVerifier, store: SubscriberStore, commits: CommitQueue, clock: any WallClock, logger: Logger) {
+        self.verifier = verifier
+        self.store = store
+        self.commits = commits
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func handle(_ request: Request) async -> Response {
+        let started = ContinuousClock.now
+        let query = request.uri.queryParameters
+        let callbackQuery = CallbackQuery(
+            sdkAppID: query["SdkAppid"].map(String.init),
+            callbackCommand: query["CallbackCommand"].map(String.init),
+            sign: query["Sign"].map(String.init),
+            requestTime: query["RequestTime"].map(String.init)
+        )
+        let (response, command, outcome) = await respond(request, query: callbackQuery)
+        CallbackMetrics.record(command: command, outcome: outcome, duration: ContinuousClock.now - started)
+        return response
+    }
+
+    private func respond(_ request: Request, query: CallbackQuery) async -> (Response, String?, String) {
+        do throws(CallbackRefusal) {
+            try verifier.verify(query: query)
+            if let declared = request.headers[.contentLength].flatMap(Int.init), declared > Self.maxBodyBytes {
+                throw CallbackRefusal(.tooLarge, "body exceeds \(Self.maxBodyBytes) bytes")
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            } catch {
+                throw CallbackRefusal(.tooLarge, "body exceeds \(Self.maxBodyBytes) bytes")
+            }
+            let command = try parser.parse(body: body, queryCommand: query.callbackCommand)
+            let outcome = try await apply(command)
+            return (CallbackAnswer.ok(), command.name, outcome)
+        } catch {
+            let level: Logger.Level = error.reason == .storageUnavailable ? .error : .info
+            logger.log(level: level, "callback refused", metadata: ["reason": "\(error.reason.rawValue)", "detail": "\(error.message)"])
+            return (CallbackAnswer.refused(error), query.callbackCommand, "refused_\(error.reason.rawValue)")
+        }
+    }
+
+    private func apply(_ command: CallbackCommand) async throws(CallbackRefusal) -> String {
+        switch command {
+        case .beforeAddSubscriber: return "allowed"
+        case .other: return "ignored"
+        case .subscribersAdded, .subscribersDeleted, .accountDestroyed: break
+        }
+        let result: SubscriberStore.ApplyResult
+        do {
+            let store = self.store
+            let clock = self.clock
+            result = try await commits.submit { db in
+                try store.apply(command, recordedAt: clock.nowMilliseconds(), in: db)
+            }
+        } catch {
+            logger.error("could not commit callback", metadata: ["error": "\(error)"])
+            throw CallbackRefusal(.storageUnavailable, "storage unavailable; retry later")
+        }
+        return result.changed > 0 ? "accepted" : "duplicate_or_stale"
+    }
+}
+
+/// Callback counters and latency through swift-metrics (exported by whatever backend is bootstrapped).
+enum CallbackMetrics {
+    /// Tencent's callback namespaces; anything else is counted as "other" so that a caller cannot
+    /// grow the label set without bound.
+    static let namespaces: Set<Substring> = ["OfficialAccount", "C2C", "Group", "State", "Sns", "Profile", "Alert", "Push", "Message", "Topic"]
+    static let officialAccountCommands: Set<String> = [
+        "OfficialAccount.CallbackBeforeCreateOfficialAccount", "OfficialAccount.CallbackAfterCreateOfficialAccount",
+        "OfficialAccount.CallbackAfterOfficialAccountInfoChanged", CallbackCommand.afterAccountDestroyed,
+        CallbackCommand.beforeAddSubscriberName, CallbackCommand.afterAddSubscriber,
+        "OfficialAccount.CallbackAfterOfficialAccountFull", CallbackCommand.afterDeleteSubscriber,
+        "OfficialAccount.CallbackBeforeSendMsg", "OfficialAccount.CallbackAfterSendMsg", "OfficialAccount.CallbackAfterMsgWithDraw",
+    ]
+
+    static func label(for command: String?) -> String {
+        guard let command else { return "none" }
+        if officialAccountCommands.contains(command) { return command }
+        if let namespace = command.split(separator: ".", maxSplits: 1).first, namespaces.contains(namespace) {
+            return "\(namespace).other"
+        }
+        return "other"
+    }
+
+    static func record(command: String?, outcome: String, duration: Duration) {
+        let dimensions = [("command", label(for: command)), ("outcome", outcome)]
+        Counter(label: "subscriber_sync_callbacks_total", dimensions: dimensions).increment()
+        let (seconds, attoseconds) = duration.components
+        Timer(label: "subscriber_sync_callback_duration_seconds")
+            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+
+/// The transactional outbox: events are inserted in the same transaction as the change they
+/// describe, and the emitter later writes them out in `sequence` order.
+public struct EventOutbox: Sendable {
+    public let sdkAppID: String
+
+    public init(sdkAppID: String) {
+        self.sdkAppID = sdkAppID
+    }
+
+    /// `tencent-chat://<sdkappid>/official-accounts/<account>`, the account percent-encoded
+    /// (everything but RFC 3986 unreserved characters; `@TOA#_x` becomes `%40TOA%23_x`).
+    public func source(account: String) -> String {
+        "tencent-chat://\(Self.percentEncode(sdkAppID))/official-accounts/\(Self.percentEncode(account))"
+    }
+
+    static func percentEncode(_ value: String) -> String {
+        var result = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                result.unicodeScalars.append("%")
+                result.unicodeScalars.append(hex[Int(byte >> 4)])
+                result.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return result
+    }
+
+    /// Records `event` inside the caller's transaction. Sequence numbers come from SQLite's
+    /// AUTOINCREMENT under the single write lock, so committed sequences never have gaps.
+    public func append(_ event: ChangeEvent, recordedAt: Int64, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            UUID().uuidString.lowercased(), event.type.attribute, source(account: event.account), event.subject,
+            event.time, recordedAt, String(decoding: event.data, as: UTF8.self),
+        ])
+    }
+
+    /// Events after `sequence`, oldest first.
+    public static func events(after sequence: Int64, limit: Int, in db: Database) throws -> [StoredEvent] {
+        try StoredEvent.fetchAll(db, sql: """
+            SELECT sequence, id, type, source, subject, time, recorded_time, data
+            FROM outbox WHERE sequence > ? ORDER BY sequence LIMIT ?
+            """, arguments: [sequence, limit])
+    }
+
+    public static func newestSequence(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM outbox") ?? 0
+    }
+
+    public static func checkpoint(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT checkpoint FROM emitter_state WHERE id = 1") ?? 0
+    }
+
+    /// When the oldest event not yet written was recorded, or nil when the emitter is caught up.
+    public static func oldestPendingRecordedTime(in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: """
+            SELECT recorded_time FROM outbox WHERE sequence > (SELECT checkpoint FROM emitter_state WHERE id = 1)
+            ORDER BY sequence LIMIT 1
+            """)
+    }
+}
+
+/// An outbox row; rendering it is deterministic, so a re-emitted event is byte-identical.
+public struct StoredEvent: Sendable, FetchableRecord, Equatable {
+    public var sequence: Int64
+    public var id: String
+    public var type: String
+    public var source: String
+    public var subject: String
+    public var time: Int64
+    public var recordedTime: Int64
+    public var data: String
+
+    public init(row: Row) {
+        sequence = row[0]
+        id = row[1]
+        type = row[2]
+        source = row[3]
+        subject = row[4]
+        time = row[5]
+        recordedTime = row[6]
+        data = row[7]
+    }
+
+    /// The CloudEvents 1.0 structured-mode JSON line, newline included.
+    public func line() -> [UInt8] {
+        var writer = JSONObjectWriter(capacity: 512 + data.utf8.count)
+        writer.string("specversion", "1.0")
+        writer.string("id", id)
+        writer.string("source", source)
+        writer.string("type", type)
+        writer.string("subject", subject)
+        writer.string("time", Timestamps.rfc3339(milliseconds: time))
+        writer.string("recordedtime", Timestamps.rfc3339(milliseconds: recordedTime))
+        writer.string("sequence", Self.paddedSequence(sequence))
+        writer.string("datacontenttype", "application/json")
+        writer.raw("data", json: data.utf8)
+        var bytes = writer.finished()
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// Twenty digits: every Int64 fits, and lexical order equals numeric order.
+    static func paddedSequence(_ sequence: Int64) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+}

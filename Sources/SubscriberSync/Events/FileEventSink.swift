@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Events appended to a file, with logrotate-friendly reopening (SIGHUP) and optional rotation by
+/// size. It only ever appends or renames; it never truncates a file a shipper may be reading.
+public final class FileEventSink: EventSink {
+    public let path: String
+    public let rotateBytes: Int64?
+    private let clock: any WallClock
+    struct OpenFile { var fd: Int32; var size: Int64 }
+    private let file: Mutex<OpenFile?>
+
+    public init(path: String, rotateBytes: Int64? = nil, clock: any WallClock = SystemWallClock()) throws {
+        self.path = path
+        self.rotateBytes = rotateBytes
+        self.clock = clock
+        self.file = Mutex(nil)
+        try file.withLock { $0 = try Self.openForAppend(path) }
+    }
+
+    /// Opens `path` for appending. A file that ends in a partial line (a crash mid-write) gets that
+    /// line terminated first, so the next event starts on a line of its own.
+    static func openForAppend(_ path: String) throws -> OpenFile {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventSinkError(description: "cannot open \(path): errno \(errno)") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            Glibc.close(fd)
+            throw EventSinkError(description: "cannot stat \(path): errno \(errno)")
+        }
+        var size = Int64(info.st_size)
+        if size > 0 {
+            let reader = open(path, O_RDONLY | O_CLOEXEC)
+            var last: UInt8 = 0
+            let got = reader >= 0 ? pread(reader, &last, 1, off_t(size - 1)) : -1
+            if reader >= 0 { Glibc.close(reader) }
+            if got == 1 && last != UInt8(ascii: "\n") {
+                try FileDescriptorIO.writeAll(fd: fd, [UInt8(ascii: "\n")], what: path)
+                size += 1
+            }
+        }
+        return OpenFile(fd: fd, size: size)
+    }
+
+    public func write(line: [UInt8]) throws {
+        try file.withLock { file in
+            if file == nil { file = try Self.openForAppend(path) }
+            if let rotateBytes, file!.size > 0, file!.size + Int64(line.count) > rotateBytes {
+                try rotate(&file)
+            }
+            try FileDescriptorIO.writeAll(fd: file!.fd, line, what: path)
+            file!.size += Int64(line.count)
+        }
+    }
+
+    public func sync() throws {
+        try file.withLock { file in
+            guard let fd = file?.fd else { return }
+            if fsync(fd) != 0 { throw EventSinkError(description: "fsync of \(path) failed: errno \(errno)") }
+        }
+    }
+
+    public func reopen() throws {
+        try file.withLock { file in
+            if let fd = file?.fd { fsync(fd); Glibc.close(fd) }
+            file = nil
+            file = try Self.openForAppend(path)
+        }
+    }
+
+    public func close() {
+        file.withLock { file in
+            if let fd = file?.fd { fsync(fd); Glibc.close(fd) }
+            file = nil
+        }
+    }
+
+    /// Renames the full file to `PATH.<UTC timestamp>` beside it and starts a new `PATH`.
+    private func rotate(_ file: inout OpenFile?) throws {
+        guard let current = file else { return }
+        fsync(current.fd)
+        Glibc.close(current.fd)
+        file = nil
+        let stamp = Timestamps.fileStamp(milliseconds: clock.nowMilliseconds())
+        var target = "\(path).\(stamp)"
+        var attempt = 1
+        while access(target, F_OK) == 0 {
+            target = "\(path).\(stamp)-\(attempt)"
+            attempt += 1
+        }
+        guard rename(path, target) == 0 else {
+            throw EventSinkError(description: "cannot rotate \(path) to \(target): errno \(errno)")
+        }
+        file = try Self.openForAppend(path)
+    }
+}

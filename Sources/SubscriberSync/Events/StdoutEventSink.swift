@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Events on standard output (the default), for a supervisor or container runtime to collect.
+public struct StdoutEventSink: EventSink {
+    public init() {}
+
+    public func write(line: [UInt8]) throws {
+        try FileDescriptorIO.writeAll(fd: STDOUT_FILENO, line, what: "stdout")
+    }
+
+    /// When stdout is redirected to a file, fsync it; on a pipe or terminal there is nothing to sync.
+    public func sync() throws {
+        if fsync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS {
+            throw EventSinkError(description: "fsync of stdout failed: errno \(errno)")
+        }
+    }
+
+    public func reopen() throws {}
+    public func close() {}
+}
+
+enum FileDescriptorIO {
+    /// One `write()` per line; a short write (a full disk, a signal) continues where it stopped.
+    static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw EventSinkError(description: "write to \(what) failed: errno \(errno)")
+            }
+            offset += written
+        }
+    }
+}

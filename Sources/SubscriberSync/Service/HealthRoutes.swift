@@ -1,0 +1,30 @@
+import GRDB
+import Hummingbird
+
+/// `/healthz` (the process answers) and `/readyz` (the database takes writes and the emitter keeps
+/// up), for load balancers and orchestrators.
+enum HealthRoutes {
+    /// Events older than this still waiting in the outbox make the service not ready.
+    static let maxEmitterLagMilliseconds: Int64 = 10_000
+
+    static func add(to router: Router<BasicRequestContext>, database: DatabasePool, clock: any WallClock) {
+        router.get("/healthz") { _, _ in json(.ok, #"{"status":"ok"}"#) }
+        router.get("/readyz") { _, _ in
+            do {
+                // BEGIN IMMEDIATE takes the write lock: proof that a callback could commit now.
+                try await database.writeWithoutTransaction { db in try db.inTransaction(.immediate) { .rollback } }
+                let oldest = try await database.read { try EventOutbox.oldestPendingRecordedTime(in: $0) }
+                if let oldest, clock.nowMilliseconds() - oldest > maxEmitterLagMilliseconds {
+                    return json(.serviceUnavailable, #"{"status":"not ready","reason":"event emitter is behind"}"#)
+                }
+                return json(.ok, #"{"status":"ready"}"#)
+            } catch {
+                return json(.serviceUnavailable, #"{"status":"not ready","reason":"database is not writable"}"#)
+            }
+        }
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

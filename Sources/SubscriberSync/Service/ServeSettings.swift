@@ -1,0 +1,148 @@
+import Configuration
+import Foundation
+import SystemPackage
+
+/// Everything `serve` needs, read from (highest first) flags, environment, the `--config` file and
+/// defaults. Secrets come only from the environment or from files named by a setting.
+public struct ServeSettings: Sendable {
+    public enum EventsOutput: Sendable, Equatable {
+        case stdout
+        case file(String)
+    }
+
+    public var host: String
+    public var port: Int
+    public var callbackPath: String
+    public var databasePath: String
+    public var events: EventsOutput
+    public var eventsRotateBytes: Int64?
+    public var sdkAppID: String
+    public var identifier: String
+    public var officialAccounts: [String]
+    public var requestTimeWindowSeconds: Int64
+    public var logLevel: String
+    /// Secrets: never logged, never part of an error message.
+    public var callbackToken: String?
+    public var secretKey: String?
+
+    /// The settings every command shares, with their flag, environment variable and config key.
+    public enum Key: String, CaseIterable, Sendable {
+        case listen, callbackPath, database, events, eventsRotateBytes, sdkappid, identifier
+        case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
+
+        /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
+        public var environmentVariable: String {
+            var name = "SUBSCRIBER_SYNC_"
+            for character in rawValue {
+                if character.isUppercase { name += "_" }
+                name += character.uppercased()
+            }
+            return name
+        }
+    }
+
+    public static let secretKeyEnvironment = "TENCENT_SECRET_KEY"
+    public static let callbackTokenEnvironment = "TENCENT_CALLBACK_TOKEN"
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// - Parameters:
+    ///   - flags: values given on the command line, by key (only those the user gave).
+    ///   - configFile: path of a YAML (`.yaml`/`.yml`) or JSON file.
+    public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServeSettings {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, given) in flags {
+            let content: ConfigContent = key == .officialAccounts ? .stringArray(given) : .string(given.last ?? "")
+            values[AbsoluteConfigKey([key.rawValue])] = ConfigValue(content, isSecret: false)
+        }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "subscriberSync"),
+        ]
+        if let configFile {
+            guard FileManager.default.isReadableFile(atPath: configFile) else {
+                throw Invalid("cannot read config file \(configFile)")
+            }
+            do {
+                if configFile.hasSuffix(".json") {
+                    providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+                } else {
+                    providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
+                }
+            } catch {
+                throw Invalid("cannot parse config file \(configFile): \(error)")
+            }
+        }
+        return try ServeSettings(reader: ConfigReader(providers: providers), environment: environment)
+    }
+
+    init(reader: ConfigReader, environment: [String: String]) throws {
+        func text(_ key: Key) -> String? {
+            let configKey = ConfigKey(key.rawValue)
+            if let value = reader.string(forKey: configKey) { return value }
+            if let value = reader.int(forKey: configKey) { return String(value) }
+            return nil
+        }
+        func integer(_ key: Key, default defaultValue: Int64?, range: ClosedRange<Int64>) throws -> Int64? {
+            guard let raw = text(key) else { return defaultValue }
+            guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                throw Invalid("\(key.rawValue) must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(raw)\"")
+            }
+            return value
+        }
+
+        let listen = text(.listen) ?? "127.0.0.1:8080"
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw Invalid("listen must be HOST:PORT, got \"\(listen)\"")
+        }
+        host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+
+        callbackPath = text(.callbackPath) ?? "/tencent/callback"
+        guard callbackPath.hasPrefix("/"), !["/healthz", "/readyz", "/metrics"].contains(callbackPath) else {
+            throw Invalid("callbackPath must start with / and not be /healthz, /readyz or /metrics")
+        }
+        databasePath = text(.database) ?? "subscriber-sync.sqlite"
+        let eventsValue = text(.events) ?? "stdout"
+        events = eventsValue == "stdout" || eventsValue == "-" ? .stdout : .file(eventsValue)
+        eventsRotateBytes = try integer(.eventsRotateBytes, default: nil, range: 1024...Int64.max)
+        if eventsRotateBytes != nil && events == .stdout {
+            throw Invalid("eventsRotateBytes needs events to be a file path")
+        }
+
+        guard let sdkAppID = text(.sdkappid), !sdkAppID.isEmpty, sdkAppID.allSatisfy(\.isASCII), UInt64(sdkAppID) != nil else {
+            throw Invalid("sdkappid is required: the SDKAppID of the Chat app, a number (--sdkappid or \(Key.sdkappid.environmentVariable))")
+        }
+        self.sdkAppID = sdkAppID
+        identifier = text(.identifier) ?? "administrator"
+        officialAccounts = (reader.stringArray(forKey: ConfigKey(Key.officialAccounts.rawValue)) ?? [])
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        requestTimeWindowSeconds = try integer(.requestTimeWindow, default: 60, range: 1...86_400)!
+        logLevel = text(.logLevel) ?? "info"
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw Invalid("logLevel must be one of trace, debug, info, notice, warning, error, critical")
+        }
+
+        callbackToken = try Self.secret(file: text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
+        secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
+    }
+
+    /// A secret from its file (which wins, as a setting does over the environment) or from its
+    /// environment variable. Trailing whitespace is dropped: editors add a final newline.
+    static func secret(file: String?, environment: String?, name: String) throws -> String? {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw Invalid("cannot read the \(name) file \(file)")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else { throw Invalid("the \(name) file \(file) is empty") }
+            return value
+        }
+        guard let environment else { return nil }
+        let value = environment.trimmingCharacters(in: .whitespacesAndNewlines)
+        return value.isEmpty ? nil : value
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The composition root of `serve`: the one place that knows every concrete type.
+public struct SubscriberSyncApp {
+    public let settings: ServeSettings
+    public let database: DatabasePool
+    public let store: SubscriberStore
+    public let emitter: EventEmitter
+    let commits: CommitQueue
+    let clock: any WallClock
+    let logger: Logger
+
+    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil) throws {
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock
+        database = try StoreDatabase.open(path: settings.databasePath)
+        store = SubscriberStore(outbox: EventOutbox(sdkAppID: settings.sdkAppID))
+        commits = CommitQueue(writer: database)
+        let output: any EventSink
+        switch (sink, settings.events) {
+        case (let sink?, _): output = sink
+        case (nil, .stdout): output = StdoutEventSink()
+        case (nil, .file(let path)): output = try FileEventSink(path: path, rotateBytes: settings.eventsRotateBytes, clock: clock)
+        }
+        let holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+        emitter = EventEmitter(database: database, sink: output, lease: EmitterLease(holder: holder, clock: clock), logger: logger)
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let handler = CallbackHandler(
+            verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
+                                       requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
+            store: store, commits: commits, clock: clock, logger: logger
+        )
+        router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
+        HealthRoutes.add(to: router, database: database, clock: clock)
+        return router
+    }
+
+    /// Warnings about the configuration that do not stop the service.
+    public func startupWarnings() async throws {
+        if settings.callbackToken == nil {
+            logger.warning("no callback token configured (\(ServeSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
+        }
+        let destroyed = Set(try await database.read { try SubscriberStore.destroyedAccounts(in: $0) })
+        for account in settings.officialAccounts where destroyed.contains(account) {
+            logger.warning("configured official account was destroyed; it is no longer reconciled", metadata: ["account": "\(account)"])
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT: the emitter starts before the HTTP server and stops after it,
+    /// so every callback acknowledged before shutdown is also written out before exit.
+    public func run() async throws {
+        try await startupWarnings()
+        let logger = self.logger
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "subscriber-sync"),
+            services: [emitter, HangupReopener(emitter: emitter)],
+            onServerRunning: { channel in
+                let address = channel.localAddress
+                logger.notice("listening on \(address?.ipAddress ?? "?"):\(address?.port ?? 0)")
+            },
+            logger: logger
+        )
+        try await app.runService()
+        try? database.close()
+    }
+}

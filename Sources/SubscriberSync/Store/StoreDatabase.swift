@@ -1,0 +1,44 @@
+import Foundation
+import GRDB
+
+/// Opens the SQLite database every command shares and brings its schema up to date.
+public enum StoreDatabase {
+    public struct OpenError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Opens (creating when allowed) the database at `path` in WAL mode with `synchronous=FULL`.
+    ///
+    /// Durability: in WAL mode with `synchronous=FULL` SQLite fsyncs the WAL on every commit, so an
+    /// acknowledged callback survives power loss, not only a process crash. `NORMAL` would only
+    /// survive the latter, which is not what "committed durably" promises Tencent.
+    public static func open(path: String, create: Bool = true) throws -> DatabasePool {
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw OpenError(description: "no database at \(path)")
+        }
+        var configuration = Configuration()
+        // Another process (reconcile, export) may hold the write lock for a moment; wait for it
+        // rather than failing a callback.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw OpenError(description: "cannot open database at \(path): \(error)")
+        }
+        // GRDB sets synchronous=NORMAL on the writer after prepareDatabase; override it here.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        try StoreSchema.migrator.migrate(pool)
+        return pool
+    }
+
+    /// The writer connection's `synchronous` level (2 = FULL); readers report their own value.
+    public static func synchronousLevel(_ pool: DatabasePool) throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+}

@@ -1,0 +1,172 @@
+import GRDB
+
+/// The subscriber state and its rules. Every writer (callbacks now, the reconciler later) goes
+/// through these functions inside a write transaction, so state and outbox never disagree.
+///
+/// Last writer wins per (account, subscriber) on the version, a millisecond time (`EventTime` for
+/// callbacks). Tie-break for equal versions: an unsubscribe beats a subscribe, whatever the arrival
+/// order. Two facts at the same millisecond cannot be ordered, and the safe reading of "subscribed
+/// and unsubscribed at once" is "do not message this person"; it also makes the outcome independent
+/// of the order in which Tencent delivers the two callbacks.
+public struct SubscriberStore: Sendable {
+    public let outbox: EventOutbox
+
+    public init(outbox: EventOutbox) {
+        self.outbox = outbox
+    }
+
+    /// How many subscriber-level facts changed state or were ignored as duplicate or stale.
+    public struct ApplyResult: Sendable, Equatable {
+        public var changed = 0
+        public var ignored = 0
+        public init(changed: Int = 0, ignored: Int = 0) {
+            self.changed = changed
+            self.ignored = ignored
+        }
+    }
+
+    public func apply(_ command: CallbackCommand, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        switch command {
+        case .subscribersAdded(let callback):
+            return try apply(callback, subscribe: true, recordedAt: recordedAt, in: db)
+        case .subscribersDeleted(let callback):
+            return try apply(callback, subscribe: false, recordedAt: recordedAt, in: db)
+        case .accountDestroyed(let account, let eventTime):
+            return try destroyAccount(account, at: eventTime, recordedAt: recordedAt, in: db)
+        case .beforeAddSubscriber, .other:
+            return ApplyResult()
+        }
+    }
+
+    private func apply(_ callback: SubscriberCallback, subscribe: Bool, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        try remember(account: callback.account, seenAt: recordedAt, in: db)
+        if let destroyedAt = try destroyedAt(account: callback.account, in: db), callback.eventTime <= destroyedAt {
+            return ApplyResult(ignored: callback.subscribers.count)
+        }
+        var result = ApplyResult()
+        for subscriber in callback.subscribers {
+            let changed = subscribe
+                ? try self.subscribe(account: callback.account, subscriber: subscriber, version: callback.eventTime,
+                                     origin: .webhook, operatorAccount: callback.operatorAccount, recordedAt: recordedAt, in: db)
+                : try unsubscribe(account: callback.account, subscriber: subscriber, version: callback.eventTime,
+                                  origin: .webhook, operatorAccount: callback.operatorAccount, recordedAt: recordedAt, in: db)
+            if changed { result.changed += 1 } else { result.ignored += 1 }
+        }
+        return result
+    }
+
+    /// Applies "subscribed at `version`". Returns whether the stored state changed (a version-only
+    /// move for someone already subscribed does not count).
+    @discardableResult
+    public func subscribe(account: String, subscriber: String, version: Int64, origin: ChangeOrigin,
+                          operatorAccount: String?, fields: SubscriberFields = .unknown,
+                          recordedAt: Int64, in db: Database) throws -> Bool {
+        let current = try SubscriberRow.fetch(account: account, subscriber: subscriber, in: db)
+        if let current {
+            guard version > current.version else { return false }
+            if current.subscribed {
+                try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?")
+                    .execute(arguments: [version, account, subscriber])
+                return false
+            }
+        }
+        // A new subscription starts with only what this fact says; an earlier subscription's fields
+        // (msgFlag, customString, …) belong to that subscription, not this one.
+        try db.cachedStatement(sql: """
+            INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator,
+                                     subscribe_time, msg_flag, custom_string, last_send_msg_time)
+            VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            ON CONFLICT (account, subscriber) DO UPDATE SET
+                subscribed = 1, version = ?3, since = ?3, origin = ?4, operator = ?5,
+                subscribe_time = ?6, msg_flag = ?7, custom_string = ?8, last_send_msg_time = ?9
+            """).execute(arguments: [account, subscriber, version, origin.rawValue, operatorAccount,
+                                     fields.subscribeTime, fields.msgFlag, fields.customString, fields.lastSendMsgTime])
+        try outbox.append(.subscriber(.subscribed, account: account, subscriber: subscriber, time: version, origin: origin,
+                                      operatorAccount: operatorAccount, fields: fields),
+                          recordedAt: recordedAt, in: db)
+        return true
+    }
+
+    /// Applies "unsubscribed at `version`". A never-seen subscriber gets a tombstone (so that an
+    /// older subscribe arriving later stays out) but no event: nobody downstream saw them subscribe.
+    @discardableResult
+    public func unsubscribe(account: String, subscriber: String, version: Int64, origin: ChangeOrigin,
+                            operatorAccount: String?, recordedAt: Int64, in db: Database) throws -> Bool {
+        guard let current = try SubscriberRow.fetch(account: account, subscriber: subscriber, in: db) else {
+            try db.cachedStatement(sql: """
+                INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator)
+                VALUES (?, ?, 0, ?, NULL, ?, ?)
+                """).execute(arguments: [account, subscriber, version, origin.rawValue, operatorAccount])
+            return false
+        }
+        if current.subscribed {
+            guard version >= current.version else { return false }
+        } else {
+            guard version > current.version else { return false }
+            try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?")
+                .execute(arguments: [version, account, subscriber])
+            return false
+        }
+        try db.cachedStatement(sql: """
+            UPDATE subscribers SET subscribed = 0, version = ?, origin = ?, operator = ? WHERE account = ? AND subscriber = ?
+            """).execute(arguments: [version, origin.rawValue, operatorAccount, account, subscriber])
+        try outbox.append(.subscriber(.unsubscribed, account: account, subscriber: subscriber, time: version, origin: origin,
+                                      operatorAccount: operatorAccount, fields: current.fields),
+                          recordedAt: recordedAt, in: db)
+        return true
+    }
+
+    /// `CallbackAfterOfficialAccountDestroyed`: everyone subscribed at or before `time` leaves,
+    /// and the account keeps a tombstone that voids every callback at or before `time`.
+    private func destroyAccount(_ account: String, at time: Int64, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        try remember(account: account, seenAt: recordedAt, in: db)
+        if let destroyedAt = try destroyedAt(account: account, in: db), time <= destroyedAt {
+            return ApplyResult(ignored: 1)
+        }
+        try db.execute(sql: "UPDATE accounts SET destroyed_at = ? WHERE account = ?", arguments: [time, account])
+        let leaving = try String.fetchAll(db, sql: """
+            SELECT subscriber FROM subscribers WHERE account = ? AND subscribed = 1 AND version <= ?
+            """, arguments: [account, time])
+        var result = ApplyResult()
+        for subscriber in leaving
+        where try unsubscribe(account: account, subscriber: subscriber, version: time, origin: .accountDestroyed,
+                              operatorAccount: nil, recordedAt: recordedAt, in: db) {
+            result.changed += 1
+        }
+        return result
+    }
+
+    /// Accounts first seen in a callback are remembered, so that the reconciler covers them too.
+    private func remember(account: String, seenAt: Int64, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO accounts (account, first_seen) VALUES (?, ?)")
+            .execute(arguments: [account, seenAt])
+    }
+
+    public func destroyedAt(account: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT destroyed_at FROM accounts WHERE account = ?"), arguments: [account])
+    }
+
+    /// Accounts whose tombstone says they were destroyed (and not seen re-created since).
+    public static func destroyedAccounts(in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT account FROM accounts WHERE destroyed_at IS NOT NULL ORDER BY account")
+    }
+}
+
+/// The columns of `subscribers` the rules need.
+struct SubscriberRow {
+    var subscribed: Bool
+    var version: Int64
+    var fields: SubscriberFields
+
+    static func fetch(account: String, subscriber: String, in db: Database) throws -> SubscriberRow? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT subscribed, version, subscribe_time, msg_flag, custom_string, last_send_msg_time
+            FROM subscribers WHERE account = ? AND subscriber = ?
+            """)
+        guard let row = try Row.fetchOne(statement, arguments: [account, subscriber]) else { return nil }
+        return SubscriberRow(
+            subscribed: row[0], version: row[1],
+            fields: SubscriberFields(subscribeTime: row[2], msgFlag: row[3], customString: row[4], lastSendMsgTime: row[5])
+        )
+    }
+}

@@ -1,0 +1,93 @@
+/// Builds one JSON object as UTF-8 bytes with keys in the order they are written.
+///
+/// Events and export lines are read by log shippers and by people; a stable key order and
+/// byte-exact re-emission matter more than generality, so this writes JSON directly instead of
+/// going through `JSONEncoder` (whose key order is unspecified on Linux).
+public struct JSONObjectWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+    private var isFirst = true
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func key(_ name: String) {
+        if !isFirst { bytes.append(UInt8(ascii: ",")) }
+        isFirst = false
+        JSONObjectWriter.appendString(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func string(_ name: String, _ value: String) {
+        key(name)
+        JSONObjectWriter.appendString(value, to: &bytes)
+    }
+
+    public mutating func int(_ name: String, _ value: Int64) {
+        key(name)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func bool(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    public mutating func null(_ name: String) {
+        key(name)
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// Writes `value` or `null`.
+    public mutating func string(_ name: String, orNull value: String?) {
+        if let value { string(name, value) } else { null(name) }
+    }
+
+    public mutating func int(_ name: String, orNull value: Int64?) {
+        if let value { int(name, value) } else { null(name) }
+    }
+
+    /// Embeds already-serialized JSON (an object produced by another writer).
+    public mutating func raw(_ name: String, json: some Sequence<UInt8>) {
+        key(name)
+        bytes.append(contentsOf: json)
+    }
+
+    public mutating func object(_ name: String, _ build: (inout JSONObjectWriter) -> Void) {
+        var nested = JSONObjectWriter()
+        build(&nested)
+        raw(name, json: nested.finished())
+    }
+
+    public func finished() -> [UInt8] {
+        var result = bytes
+        result.append(UInt8(ascii: "}"))
+        return result
+    }
+
+    public func finishedString() -> String {
+        String(decoding: finished(), as: UTF8.self)
+    }
+
+    /// RFC 8259 string escaping: quotes, backslash and control characters; everything else is
+    /// passed through as UTF-8.
+    static func appendString(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

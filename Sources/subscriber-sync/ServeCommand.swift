@@ -1,0 +1,26 @@
+import ArgumentParser
+import Logging
+import SubscriberSync
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Receive Tencent callbacks, keep the subscriber store, and emit events."
+    )
+
+    @OptionGroup var options: ServeOptions
+
+    @Flag(help: "Validate the configuration and exit (0 when valid).")
+    var checkConfig = false
+
+    func run() async throws {
+        let settings = try await options.settings()
+        if checkConfig {
+            print("configuration is valid")
+            return
+        }
+        let logger = Logging.bootstrap(level: settings.logLevel)
+        let app = try SubscriberSyncApp(settings: settings, logger: logger)
+        try await app.run()
+    }
+}

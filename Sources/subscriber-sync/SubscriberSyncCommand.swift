@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct SubscriberSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subscriber-sync",
+        abstract: "Keeps an exact copy of Tencent Cloud Chat Official Account subscribers and streams every change as CloudEvents.",
+        subcommands: [ServeCommand.self, ExportCommand.self],
+        defaultSubcommand: nil
+    )
+}
