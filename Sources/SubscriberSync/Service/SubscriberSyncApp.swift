@@ -5,7 +5,7 @@ import Logging
 import ServiceLifecycle
 
 /// The composition root of `serve`: the one place that knows every concrete type.
-public struct SubscriberSyncApp {
+public struct SubscriberSyncApp: Sendable {
     public let settings: ServeSettings
     public let database: DatabasePool
     public let store: SubscriberStore

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import Logging
+import Testing
+@testable import SubscriberSync
+
+@Suite struct EventOutboxTests {
+    let directory: TemporaryDirectory
+    let database: DatabasePool
+    let store = SubscriberStore(outbox: EventOutbox(sdkAppID: "1400000000"))
+    let clock = FakeClock()
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        database = try StoreDatabase.open(path: directory.file("store.sqlite"))
+    }
+
+    func addSubscribers(_ count: Int, from start: Int = 0) throws {
+        try database.write { db in
+            _ = try store.apply(.subscribersAdded(SubscriberCallback(
+                account: "@TOA#_a", operatorAccount: nil, subscribers: (start..<start + count).map { "u\($0)" }, eventTime: 1_000)),
+                recordedAt: 2_000, in: db)
+        }
+    }
+
+    func emitter(_ sink: any EventSink, holder: String = "test") -> EventEmitter {
+        EventEmitter(database: database, sink: sink, lease: EmitterLease(holder: holder, clock: clock), logger: Logger(label: "test"), batchSize: 7)
+    }
+
+    func acquire(_ holder: String) throws -> Bool {
+        try database.write { try EmitterLease(holder: holder, clock: clock).acquire(in: $0) }
+    }
+
+    func checkpoint() throws -> Int64 {
+        try database.read { try EventOutbox.checkpoint(in: $0) }
+    }
+
+    func storedIDs() throws -> [String] {
+        try database.read { try EventOutbox.events(after: 0, limit: 100, in: $0) }.map(\.id)
+    }
+
+    func parsed(_ line: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func lineIsACloudEvent() throws {
+        try addSubscribers(1)
+        let event = try #require(try database.read { try EventOutbox.events(after: 0, limit: 1, in: $0) }.first)
+        let line = String(decoding: event.line(), as: UTF8.self)
+        #expect(line.hasSuffix("}\n"))
+        #expect(line.dropLast().firstIndex(of: "\n") == nil)
+        let json = try parsed(line)
+        #expect(json["specversion"] as? String == "1.0")
+        #expect(json["id"] as? String == event.id)
+        #expect(json["type"] as? String == "io.subscriber-sync.subscriber.subscribed")
+        #expect(json["source"] as? String == "tencent-chat://1400000000/official-accounts/%40TOA%23_a")
+        #expect(json["subject"] as? String == "u0")
+        #expect(json["time"] as? String == "1970-01-01T00:00:01.000Z")
+        #expect(json["recordedtime"] as? String == "1970-01-01T00:00:02.000Z")
+        #expect(json["sequence"] as? String == "00000000000000000001")
+        #expect(json["datacontenttype"] as? String == "application/json")
+        let data = try #require(json["data"] as? [String: Any])
+        #expect(data["officialAccount"] as? String == "@TOA#_a")
+        #expect(data["subscriber"] as? String == "u0")
+        #expect(data["origin"] as? String == "webhook")
+        #expect(event.line() == event.line(), "rendering is deterministic, so re-emission is byte-identical")
+    }
+
+    @Test func oversizedCustomStringsAreDroppedToKeepLinesSmall() throws {
+        let huge = String(repeating: "\u{1}", count: 3000)  // escapes to 18 000 bytes
+        let event = ChangeEvent.subscriber(.updated, account: "@TOA#_a", subscriber: "u", time: 1, origin: .reconcile, operatorAccount: nil,
+                                           fields: SubscriberFields(msgFlag: "Discard", customString: huge),
+                                           previous: SubscriberFields(customString: huge))
+        let line = StoredEvent(row: ["sequence": 1, "id": "x", "type": "t", "source": "s", "subject": "u", "time": 1, "recorded_time": 1,
+                                     "data": String(decoding: event.data, as: UTF8.self)]).line()
+        #expect(line.count < 16 * 1024)
+        let data = try #require(try parsed(String(decoding: line, as: UTF8.self))["data"] as? [String: Any])
+        #expect(data["customStringOmitted"] as? Bool == true)
+        #expect(data["msgFlag"] as? String == "Discard")
+    }
+
+    @Test func emitterWritesInOrderAndAdvancesTheCheckpoint() async throws {
+        try addSubscribers(20)
+        let sink = MemoryEventSink()
+        let emitter = emitter(sink)
+        #expect(try acquire("test"))
+        while try await emitter.emitBatch() > 0 {}
+        let sequences = try sink.lines.map { try parsed($0)["sequence"] as? String }
+        #expect(sequences == (1...20).map { StoredEvent.paddedSequence(Int64($0)) })
+        #expect(try checkpoint() == 20)
+        #expect(try await emitter.emitBatch() == 0)
+    }
+
+    @Test func failedWriteLeavesTheCheckpointSoEventsAreReEmittedWithTheSameIds() async throws {
+        try addSubscribers(3)
+        let sink = MemoryEventSink()
+        let emitter = emitter(sink)
+        #expect(try acquire("test"))
+        sink.failWrites(true)
+        await #expect(throws: EventSinkError.self) { try await emitter.emitBatch() }
+        #expect(try checkpoint() == 0)
+        sink.failWrites(false)
+        try await emitter.emitBatch()
+        let ids = try sink.lines.map { try parsed($0)["id"] as? String }
+        let stored = try storedIDs()
+        #expect(ids == stored)
+    }
+
+    @Test func leaseIsExclusiveUntilItExpires() throws {
+        #expect(try acquire("a"))
+        #expect(try !acquire("b"))
+        clock.advance(milliseconds: 5_000)
+        #expect(try !acquire("b"))
+        #expect(try acquire("a"), "the holder renews")
+        clock.advance(milliseconds: 6_001)
+        #expect(try acquire("b"), "an expired lease is taken over")
+        #expect(try !database.write { try EmitterLease(holder: "a", clock: clock).advance(checkpoint: 9, in: $0) },
+                "the old holder may no longer move the checkpoint")
+        #expect(try database.read { try EventOutbox.checkpoint(in: $0) } == 0)
+    }
+
+    @Test func eventsCommittedByAnotherConnectionAreEmitted() async throws {
+        // Another process (a `reconcile` run) writes through its own connection to the same file.
+        let other = try StoreDatabase.open(path: directory.file("store.sqlite"))
+        try await other.write { db in
+            _ = try self.store.apply(.subscribersAdded(SubscriberCallback(account: "@TOA#_b", operatorAccount: nil, subscribers: ["x"], eventTime: 9)),
+                                     recordedAt: 10, in: db)
+        }
+        let sink = MemoryEventSink()
+        let emitter = emitter(sink)
+        #expect(try acquire("test"))
+        try await emitter.emitBatch()
+        #expect(sink.lines.count == 1)
+        #expect(sink.lines.first?.contains(#""subject":"x""#) == true)
+    }
+
+    @Test func groupCommitAppliesConcurrentWorkInSharedTransactions() async throws {
+        let queue = CommitQueue(writer: database)
+        let store = self.store
+        try await withThrowingTaskGroup(of: SubscriberStore.ApplyResult.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    try await queue.submit { db in
+                        try store.apply(.subscribersAdded(SubscriberCallback(account: "@TOA#_g", operatorAccount: nil, subscribers: ["u\(index)"], eventTime: 1)),
+                                        recordedAt: 1, in: db)
+                    }
+                }
+            }
+            var changed = 0
+            for try await result in group { changed += result.changed }
+            #expect(changed == 200)
+        }
+        let (subscribers, newest) = try await database.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscribers WHERE subscribed = 1") ?? 0, try EventOutbox.newestSequence(in: db))
+        }
+        #expect(subscribers == 200)
+        #expect(newest == 200)
+    }
+
+    @Test func oneFailingItemDoesNotUndoItsBatch() async throws {
+        let queue = CommitQueue(writer: database)
+        let store = self.store
+        struct Boom: Error {}
+        let good = Task {
+            try await queue.submit { db in
+                try store.apply(.subscribersAdded(SubscriberCallback(account: "@TOA#_g", operatorAccount: nil, subscribers: ["ok"], eventTime: 1)), recordedAt: 1, in: db)
+            }
+        }
+        let bad = Task {
+            try await queue.submit { db in
+                _ = try store.apply(.subscribersAdded(SubscriberCallback(account: "@TOA#_g", operatorAccount: nil, subscribers: ["undone"], eventTime: 1)), recordedAt: 1, in: db)
+                throw Boom()
+            }
+        }
+        #expect(try await good.value.changed == 1)
+        await #expect(throws: Boom.self) { try await bad.value }
+        let subscribers = try await database.read { try String.fetchAll($0, sql: "SELECT subscriber FROM subscribers") }
+        #expect(subscribers == ["ok"])
+    }
+}
