@@ -1,0 +1,2 @@
+// The simulator lives here (see SimulatorServer.swift once written).
+enum TencentSimulatorPlaceholder {}
