@@ -43,6 +43,24 @@ struct ServeOptions: ParsableArguments {
     @Option(help: help(.logLevel, "Log level: trace, debug, info, notice, warning, error, critical.", default: "info"))
     var logLevel: String?
 
+    @Option(help: help(.region, "Tencent data center of the app: \(TencentRegion.allCases.map(\.rawValue).joined(separator: ", ")).", default: "singapore"))
+    var region: String?
+
+    @Option(name: .customLong("api-base-url"), help: help(.apiBaseUrl, "REST API base URL; overrides --region (e.g. the simulator's http://127.0.0.1:9090).", default: nil))
+    var apiBaseURL: String?
+
+    @Option(help: help(.apiRateLimit, "REST calls per second, at most, in any one-second window (Tencent allows 200).", default: "180"))
+    var apiRateLimit: String?
+
+    @Option(help: help(.apiTimeout, "Seconds to wait for one REST answer.", default: "10"))
+    var apiTimeout: String?
+
+    @Option(help: help(.apiMaxAttempts, "Attempts per REST call for transient failures, the first included.", default: "5"))
+    var apiMaxAttempts: String?
+
+    @Option(name: .customLong("usersig-validity"), help: help(.usersigValidity, "Validity of the admin UserSig in seconds; renewed after 80%.", default: "604800"))
+    var usersigValidity: String?
+
     static func help(_ key: ServeSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -56,6 +74,8 @@ struct ServeOptions: ParsableArguments {
             (.eventsRotateBytes, eventsRotateBytes), (.sdkappid, sdkappid), (.identifier, identifier),
             (.secretKeyFile, secretKeyFile), (.callbackTokenFile, callbackTokenFile),
             (.requestTimeWindow, requestTimeWindow), (.logLevel, logLevel),
+            (.region, region), (.apiBaseUrl, apiBaseURL), (.apiRateLimit, apiRateLimit), (.apiTimeout, apiTimeout),
+            (.apiMaxAttempts, apiMaxAttempts), (.usersigValidity, usersigValidity),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

@@ -13,25 +13,7 @@ public struct EventOutbox: Sendable {
     /// `tencent-chat://<sdkappid>/official-accounts/<account>`, the account percent-encoded
     /// (everything but RFC 3986 unreserved characters; `@TOA#_x` becomes `%40TOA%23_x`).
     public func source(account: String) -> String {
-        "tencent-chat://\(Self.percentEncode(sdkAppID))/official-accounts/\(Self.percentEncode(account))"
-    }
-
-    static func percentEncode(_ value: String) -> String {
-        var result = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
-                result.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                result.unicodeScalars.append("%")
-                result.unicodeScalars.append(hex[Int(byte >> 4)])
-                result.unicodeScalars.append(hex[Int(byte & 0xF)])
-            }
-        }
-        return result
+        "tencent-chat://\(PercentEncoding.encode(sdkAppID))/official-accounts/\(PercentEncoding.encode(account))"
     }
 
     /// Records `event` inside the caller's transaction. Sequence numbers come from SQLite's

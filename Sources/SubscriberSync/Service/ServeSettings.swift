@@ -21,6 +21,12 @@ public struct ServeSettings: Sendable {
     public var officialAccounts: [String]
     public var requestTimeWindowSeconds: Int64
     public var logLevel: String
+    /// The REST client's base URL: `--api-base-url`, else the host of `--region`.
+    public var apiBaseURL: String
+    public var apiRateLimit: Int
+    public var apiTimeoutSeconds: Int64
+    public var apiMaxAttempts: Int
+    public var userSigValiditySeconds: Int64
     /// Secrets: never logged, never part of an error message.
     public var callbackToken: String?
     public var secretKey: String?
@@ -29,6 +35,7 @@ public struct ServeSettings: Sendable {
     public enum Key: String, CaseIterable, Sendable {
         case listen, callbackPath, database, events, eventsRotateBytes, sdkappid, identifier
         case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
+        case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
 
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
         public var environmentVariable: String {
@@ -126,13 +133,38 @@ public struct ServeSettings: Sendable {
             throw Invalid("logLevel must be one of trace, debug, info, notice, warning, error, critical")
         }
 
+        let region = text(.region) ?? TencentRegion.singapore.rawValue
+        guard let knownRegion = TencentRegion(rawValue: region) else {
+            throw Invalid("region must be one of \(TencentRegion.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(region)\"")
+        }
+        apiBaseURL = text(.apiBaseUrl) ?? knownRegion.baseURL
+        guard apiBaseURL.hasPrefix("http://") || apiBaseURL.hasPrefix("https://") else {
+            throw Invalid("apiBaseUrl must start with http:// or https://")
+        }
+        apiRateLimit = Int(try integer(.apiRateLimit, default: 180, range: 1...10_000)!)
+        apiTimeoutSeconds = try integer(.apiTimeout, default: 10, range: 1...600)!
+        apiMaxAttempts = Int(try integer(.apiMaxAttempts, default: 5, range: 1...100)!)
+        userSigValiditySeconds = try integer(.usersigValidity, default: 7 * 86_400, range: 86_400...50 * 365 * 86_400)!
+
         callbackToken = try Self.secret(file: text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
     }
 
+    /// The REST client's settings; the secret key is required from here on.
+    public func clientConfiguration() throws -> TencentClientConfiguration {
+        guard let secretKey else {
+            throw Invalid("the app's secret key is required for REST calls: set \(Self.secretKeyEnvironment) or --secret-key-file")
+        }
+        return TencentClientConfiguration(
+            baseURL: apiBaseURL, sdkAppID: UInt64(sdkAppID) ?? 0, identifier: identifier, secretKey: secretKey,
+            rateLimit: apiRateLimit, timeout: .seconds(apiTimeoutSeconds), maxAttempts: apiMaxAttempts,
+            userSigValiditySeconds: userSigValiditySeconds
+        )
+    }
+
     /// A secret from its file (which wins, as a setting does over the environment) or from its
     /// environment variable. Trailing whitespace is dropped: editors add a final newline.
-    static func secret(file: String?, environment: String?, name: String) throws -> String? {
+    public static func secret(file: String?, environment: String?, name: String) throws -> String? {
         if let file {
             guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
                 throw Invalid("cannot read the \(name) file \(file)")
