@@ -61,6 +61,15 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("usersig-validity"), help: help(.usersigValidity, "Validity of the admin UserSig in seconds; renewed after 80%.", default: "604800"))
     var usersigValidity: String?
 
+    @Option(help: help(.reconcileInterval, "Time between reconcile passes in serve (jittered ±10%), e.g. 15m, 90s, 1h; 0 turns it off.", default: "15m"))
+    var reconcileInterval: String?
+
+    @Option(help: help(.maxRemovals, "Hold a pass's removals when more than N would be removed.", default: "1000"))
+    var maxRemovals: String?
+
+    @Option(help: help(.maxRemovalRatio, "Hold a pass's removals when more than this share of the account's subscribers would be removed.", default: "0.1"))
+    var maxRemovalRatio: String?
+
     static func help(_ key: ServeSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -76,6 +85,7 @@ struct ServeOptions: ParsableArguments {
             (.requestTimeWindow, requestTimeWindow), (.logLevel, logLevel),
             (.region, region), (.apiBaseUrl, apiBaseURL), (.apiRateLimit, apiRateLimit), (.apiTimeout, apiTimeout),
             (.apiMaxAttempts, apiMaxAttempts), (.usersigValidity, usersigValidity),
+            (.reconcileInterval, reconcileInterval), (.maxRemovals, maxRemovals), (.maxRemovalRatio, maxRemovalRatio),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

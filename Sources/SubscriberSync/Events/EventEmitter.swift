@@ -83,6 +83,19 @@ public final class EventEmitter: Service {
         }
     }
 
+    /// For one-shot commands: when no other process holds the lease, write out everything in the
+    /// outbox and release the lease. Returns false when another emitter (a running `serve`) holds it.
+    public func emitPendingIfFree() async throws -> Bool {
+        defer { sink.close() }
+        let acquired = try await database.write { try self.lease.acquire(in: $0) }
+        guard acquired else { return false }
+        holding.store(true, ordering: .relaxed)
+        while try await emitBatch() > 0 {}
+        try await database.write { try self.lease.release(in: $0) }
+        holding.store(false, ordering: .relaxed)
+        return true
+    }
+
     /// Emits up to one batch; returns how many events were written.
     @discardableResult
     public func emitBatch() async throws -> Int {

@@ -27,6 +27,9 @@ public struct ServeSettings: Sendable {
     public var apiTimeoutSeconds: Int64
     public var apiMaxAttempts: Int
     public var userSigValiditySeconds: Int64
+    /// Seconds between reconcile passes in `serve`; 0 turns the loop off.
+    public var reconcileIntervalSeconds: Int64
+    public var removalGuard: RemovalGuard
     /// Secrets: never logged, never part of an error message.
     public var callbackToken: String?
     public var secretKey: String?
@@ -36,6 +39,7 @@ public struct ServeSettings: Sendable {
         case listen, callbackPath, database, events, eventsRotateBytes, sdkappid, identifier
         case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
+        case reconcileInterval, maxRemovals, maxRemovalRatio
 
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
         public var environmentVariable: String {
@@ -146,8 +150,44 @@ public struct ServeSettings: Sendable {
         apiMaxAttempts = Int(try integer(.apiMaxAttempts, default: 5, range: 1...100)!)
         userSigValiditySeconds = try integer(.usersigValidity, default: 7 * 86_400, range: 86_400...50 * 365 * 86_400)!
 
+        let interval = text(.reconcileInterval) ?? "15m"
+        guard let seconds = Self.parseDuration(interval), seconds >= 0 else {
+            throw Invalid("reconcileInterval must be a duration like 15m, 90s, 1h or 0 (off), got \"\(interval)\"")
+        }
+        reconcileIntervalSeconds = seconds
+        let maxRemovals = Int(try integer(.maxRemovals, default: 1000, range: 0...Int64(Int32.max))!)
+        let ratioText = text(.maxRemovalRatio) ?? "0.1"
+        guard let ratio = Double(ratioText), ratio >= 0, ratio <= 1 else {
+            throw Invalid("maxRemovalRatio must be a number from 0 to 1, got \"\(ratioText)\"")
+        }
+        removalGuard = RemovalGuard(maxRemovals: maxRemovals, maxRemovalRatio: ratio)
+
         callbackToken = try Self.secret(file: text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
+    }
+
+    /// `90`, `90s`, `15m`, `1h`, `1h30m` → seconds.
+    static func parseDuration(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let plain = Int64(trimmed) { return plain }
+        var total: Int64 = 0
+        var digits = ""
+        for character in trimmed {
+            if character.isNumber {
+                digits.append(character)
+                continue
+            }
+            guard let value = Int64(digits) else { return nil }
+            switch character {
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            case "d": total += value * 86_400
+            default: return nil
+            }
+            digits = ""
+        }
+        return digits.isEmpty && !trimmed.isEmpty ? total : nil
     }
 
     /// The REST client's settings; the secret key is required from here on.

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GRDB
 import Hummingbird
@@ -54,15 +55,33 @@ public struct SubscriberSyncApp: Sendable {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT: the emitter starts before the HTTP server and stops after it,
-    /// so every callback acknowledged before shutdown is also written out before exit.
+    /// The reconciler over this app's store, or nil when REST calls are not configured.
+    public func reconciler(httpClient: HTTPClient = .shared, removalGuard: RemovalGuard? = nil) throws -> Reconciler? {
+        guard settings.secretKey != nil else { return nil }
+        let client = TencentClient(configuration: try settings.clientConfiguration(), httpClient: httpClient, logger: logger, clock: clock)
+        return Reconciler(client: client, database: database, store: store, clock: clock, logger: logger,
+                          options: .init(removalGuard: removalGuard ?? settings.removalGuard))
+    }
+
+    /// Runs until SIGTERM/SIGINT. Services start in dependency order (event emitter, reconciler,
+    /// HTTP server) and stop in reverse, so every callback acknowledged before shutdown is also
+    /// written out before exit.
     public func run() async throws {
         try await startupWarnings()
         let logger = self.logger
+        var services: [any Service] = [emitter, HangupReopener(emitter: emitter)]
+        if settings.reconcileIntervalSeconds == 0 {
+            logger.notice("periodic reconcile is off (reconcile interval 0)")
+        } else if let reconciler = try reconciler() {
+            services.append(ReconcileService(reconciler: reconciler, configuredAccounts: settings.officialAccounts,
+                                             interval: .seconds(settings.reconcileIntervalSeconds), logger: logger))
+        } else {
+            logger.warning("periodic reconcile is off: no secret key (\(ServeSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
+        }
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "subscriber-sync"),
-            services: [emitter, HangupReopener(emitter: emitter)],
+            services: services,
             onServerRunning: { channel in
                 let address = channel.localAddress
                 logger.notice("listening on \(address?.ipAddress ?? "?"):\(address?.port ?? 0)")

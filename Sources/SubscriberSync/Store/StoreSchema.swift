@@ -46,6 +46,39 @@ enum StoreSchema {
                 INSERT INTO emitter_state (id, checkpoint, lease_holder, lease_expires) VALUES (1, 0, NULL, 0);
                 """)
         }
+        migrator.registerMigration("v2-reconcile") { db in
+            // A listing is streamed here page by page; nothing reads it until it is complete.
+            try db.execute(sql: """
+                CREATE TABLE staging (
+                    scan INTEGER NOT NULL,
+                    subscriber TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL,
+                    subscribe_time INTEGER,
+                    custom_string TEXT,
+                    msg_flag TEXT,
+                    last_send_msg_time INTEGER,
+                    PRIMARY KEY (scan, subscriber)
+                ) WITHOUT ROWID;
+                CREATE TABLE scans (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    outcome TEXT
+                );
+                -- Subscribers missing from a complete listing, and whether they were also missing
+                -- from the previous complete listing of that account (the two-listing rule).
+                CREATE TABLE removal_candidates (
+                    account TEXT NOT NULL,
+                    subscriber TEXT NOT NULL,
+                    misses INTEGER NOT NULL,
+                    last_scan INTEGER NOT NULL,
+                    version_seen INTEGER NOT NULL,
+                    PRIMARY KEY (account, subscriber)
+                ) WITHOUT ROWID;
+                ALTER TABLE accounts ADD COLUMN last_complete_scan INTEGER;
+                """)
+        }
         return migrator
     }
 }

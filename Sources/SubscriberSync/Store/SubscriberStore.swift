@@ -116,6 +116,36 @@ public struct SubscriberStore: Sendable {
         return true
     }
 
+    /// What a listing says about someone already subscribed. A value that differs from one the
+    /// store already knew is a `subscriber.updated` event with the previous values; values learned
+    /// for the first time (and `LastSendMsgTime`, which moves with every message) are stored
+    /// silently. Returns whether an event was emitted.
+    @discardableResult
+    public func updateFields(account: String, subscriber: String, version: Int64, listed: SubscriberFields,
+                             known: SubscriberFields, recordedAt: Int64, in db: Database) throws -> Bool {
+        var previous = SubscriberFields()
+        var changed = false
+        if let old = known.subscribeTime, let new = listed.subscribeTime, old != new { previous.subscribeTime = old; changed = true }
+        if let old = known.msgFlag, let new = listed.msgFlag, old != new { previous.msgFlag = old; changed = true }
+        if let old = known.customString, let new = listed.customString, old != new { previous.customString = old; changed = true }
+        let merged = SubscriberFields(
+            subscribeTime: listed.subscribeTime ?? known.subscribeTime, msgFlag: listed.msgFlag ?? known.msgFlag,
+            customString: listed.customString ?? known.customString, lastSendMsgTime: listed.lastSendMsgTime ?? known.lastSendMsgTime
+        )
+        guard merged != known else { return false }
+        try db.cachedStatement(sql: """
+            UPDATE subscribers SET subscribe_time = ?, msg_flag = ?, custom_string = ?, last_send_msg_time = ?,
+                version = MAX(version, ?) WHERE account = ? AND subscriber = ?
+            """).execute(arguments: [merged.subscribeTime, merged.msgFlag, merged.customString, merged.lastSendMsgTime,
+                                     changed ? version : Int64.min, account, subscriber])
+        if changed {
+            try outbox.append(.subscriber(.updated, account: account, subscriber: subscriber, time: version, origin: .reconcile,
+                                          operatorAccount: nil, fields: merged, previous: previous),
+                              recordedAt: recordedAt, in: db)
+        }
+        return changed
+    }
+
     /// `CallbackAfterOfficialAccountDestroyed`: everyone subscribed at or before `time` leaves,
     /// and the account keeps a tombstone that voids every callback at or before `time`.
     private func destroyAccount(_ account: String, at time: Int64, recordedAt: Int64, in db: Database) throws -> ApplyResult {
@@ -137,7 +167,7 @@ public struct SubscriberStore: Sendable {
     }
 
     /// Accounts first seen in a callback are remembered, so that the reconciler covers them too.
-    private func remember(account: String, seenAt: Int64, in db: Database) throws {
+    public func remember(account: String, seenAt: Int64, in db: Database) throws {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO accounts (account, first_seen) VALUES (?, ?)")
             .execute(arguments: [account, seenAt])
     }
@@ -146,7 +176,7 @@ public struct SubscriberStore: Sendable {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT destroyed_at FROM accounts WHERE account = ?"), arguments: [account])
     }
 
-    /// Accounts whose tombstone says they were destroyed (and not seen re-created since).
+    /// Accounts with a destruction tombstone.
     public static func destroyedAccounts(in db: Database) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT account FROM accounts WHERE destroyed_at IS NOT NULL ORDER BY account")
     }
