@@ -71,6 +71,11 @@ public struct CallbackBodyParser: Sendable {
         guard !value.isEmpty, value.utf8.count <= Self.maxIdentifierBytes else {
             throw CallbackRefusal(.malformed, "\(name) must be 1 to \(Self.maxIdentifierBytes) bytes")
         }
+        // Control characters are never part of a Tencent ID, and SQLite text handling through
+        // C strings would cut an ID at a NUL and merge two subscribers into one.
+        guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw CallbackRefusal(.malformed, "\(name) must not contain control characters")
+        }
         return value
     }
 

@@ -28,7 +28,8 @@ public struct CallbackVerifier: Sendable {
             throw CallbackRefusal(.staleRequestTime, "RequestTime is not a Unix time in seconds")
         }
         let now = clock.nowMilliseconds() / 1000
-        guard abs(now - seconds) <= requestTimeWindowSeconds else {
+        // Compared without subtracting: a signed RequestTime near Int64.min must not overflow.
+        guard seconds >= now - requestTimeWindowSeconds, seconds <= now + requestTimeWindowSeconds else {
             throw CallbackRefusal(.staleRequestTime, "RequestTime is more than \(requestTimeWindowSeconds) s from now")
         }
     }

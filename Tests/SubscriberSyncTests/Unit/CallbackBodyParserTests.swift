@@ -66,6 +66,8 @@ import Testing
         #"{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"","SubscribeAccountList":[],"EventTime":5}"#,
         #"{"CallbackCommand":"OfficialAccount.CallbackAfterDeleteSubscriber","Official_Account":"@TOA#_a","Operator_Account":5,"SubscribeAccountList":[],"EventTime":5}"#,
         #"{"CallbackCommand":"OfficialAccount.CallbackAfterOfficialAccountDestroyed","Official_Account":"@TOA#_a"}"#,
+        #"{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"@TOA#_a","SubscribeAccountList":[{"Subscriber_Account":"nul\u0000one"}],"EventTime":5}"#,
+        #"{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"@TOA#_a\n","SubscribeAccountList":[],"EventTime":5}"#,
     ])
     func refusesMalformedBodies(_ body: String) {
         guard case .failure(let refusal) = parse(body) else {

@@ -69,6 +69,13 @@ import Testing
         #expect(refusal(verifier(), query()) == .staleRequestTime)
     }
 
+    @Test func extremeRequestTimesAreRefusedNotTrapped() {
+        for time in ["-9223372036854775808", "-9223372036854775807", "9223372036854775807", "99999999999999999999"] {
+            let query = CallbackQuery(sdkAppID: "1400000000", sign: CallbackSignature(token: "xxxxyyyy").sign(requestTime: time), requestTime: time)
+            #expect(refusal(verifier(), query) == .staleRequestTime, "\(time)")
+        }
+    }
+
     @Test func withoutTokenOnlyTheAppIsChecked() {
         #expect(refusal(verifier(token: nil), query(sign: nil, time: nil)) == nil)
     }

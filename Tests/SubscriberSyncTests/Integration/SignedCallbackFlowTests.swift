@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// Signed callbacks in, through the real process; `export` and the events file out.
+@Suite("Integration: signed callbacks to export and events", .timeLimit(.minutes(1)))
+struct IntegrationSignedCallbackTests {
+    static let account = IntegrationDefaults.account
+    static let t0 = IntegrationDefaults.baseEventTime
+
+    @Test("sign builder matches Tencent's official test vector")
+    func signMatchesOfficialVector() {
+        #expect(CallbackClient.sign(token: "xxxxyyyy", requestTime: "1669872112")
+            == "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061")
+    }
+
+    @Test("subscribe, unsubscribe, stale resubscribe, duplicate, ties: exact export and exact events")
+    func lastWriterWinsThroughTheProcess() async throws {
+        try await withSandbox { sandbox in
+            let service = try await sandbox.startService()
+            let callbacks = service.callbacks()
+            let t0 = Self.t0
+
+            // alice and bob subscribe in one callback.
+            let r1 = try await callbacks.subscribe(["alice", "bob"], eventTime: t0 + 1_000)
+            // bob unsubscribes later.
+            let r2 = try await callbacks.unsubscribe(["bob"], eventTime: t0 + 2_000)
+            // A subscribe of bob older than his unsubscribe arrives late: must not resurrect him.
+            let r3 = try await callbacks.subscribe(["bob"], eventTime: t0 + 1_500)
+            // Tencent retries the first callback: a duplicate.
+            let r4 = try await callbacks.subscribe(["alice", "bob"], eventTime: t0 + 1_000)
+            // Tie, subscribe first: dave subscribes and unsubscribes at the same millisecond.
+            let r5 = try await callbacks.subscribe(["dave"], eventTime: t0 + 3_000)
+            let r6 = try await callbacks.unsubscribe(["dave"], eventTime: t0 + 3_000)
+            // Tie, unsubscribe first: erin was never seen subscribed; the subscribe at the same
+            // millisecond arrives after the unsubscribe and must lose.
+            let r7 = try await callbacks.unsubscribe(["erin"], eventTime: t0 + 4_000)
+            let r8 = try await callbacks.subscribe(["erin"], eventTime: t0 + 4_000)
+            for (index, reply) in [r1, r2, r3, r4, r5, r6, r7, r8].enumerated() {
+                #expect(reply.isOK, "callback \(index + 1) was not acknowledged: \(reply)")
+                #expect(reply.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
+            }
+
+            // export, while the service runs.
+            let export = try await sandbox.export()
+            #expect(export.exit == .exited(0), "export: \(export.stderr)")
+            let records = try export.records()
+            #expect(records == [ExportRecord(officialAccount: Self.account, subscriber: "alice", since: t0 + 1_000)],
+                    "export was:\n\(export.stdout)")
+
+            // The events: wait until the expected count is out, then stop gracefully and read all.
+            let expected: [(String, String)] = [
+                ("subscribed", "alice"), ("subscribed", "bob"), ("unsubscribed", "bob"),
+                ("subscribed", "dave"), ("unsubscribed", "dave"),
+            ]
+            let emitted = await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= expected.count }
+            #expect(emitted, "events so far: \(EventFile.events(service.eventsPath))")
+            let exit = try await service.terminate()
+            #expect(exit == .exited(0))
+
+            let contents = EventFile.read(service.eventsPath)
+            #expect(contents.endsWithNewline)
+            let events = try contents.events()
+            #expect(events.map { "\($0.kind) \($0.subject ?? "nil")" } == expected.map { "\($0.0) \($0.1)" },
+                    "events were:\n\(contents.lines.joined(separator: "\n"))")
+            #expect(events.map(\.sequence) == oneThrough(events.count))
+            #expect(Set(events.map(\.id)).count == events.count, "ids are not unique")
+            for event in events {
+                #expect(event.specversion == "1.0")
+                #expect(event.dataAccount == Self.account, "\(event.line)")
+                #expect(event.dataSubscriber == event.subject, "\(event.line)")
+                #expect(event.dataOrigin == "webhook", "\(event.line)")
+                #expect(event.type.hasPrefix("io.subscriber-sync."), "\(event.line)")
+            }
+        }
+    }
+
+    @Test("an Official Account destroyed unsubscribes everyone and voids older callbacks")
+    func accountDestroyed() async throws {
+        try await withSandbox { sandbox in
+            let service = try await sandbox.startService()
+            let callbacks = service.callbacks()
+            let t0 = Self.t0
+            let other = "@TOA#_other"
+
+            #expect(try await callbacks.subscribe(["alice", "bob"], eventTime: t0 + 1_000).isOK)
+            #expect(try await callbacks.subscribe(account: other, ["zoe"], eventTime: t0 + 1_000).isOK)
+            #expect(try await callbacks.destroyAccount(eventTime: t0 + 5_000).isOK)
+            // Older than the destruction: ignored.
+            #expect(try await callbacks.subscribe(["carol"], eventTime: t0 + 4_000).isOK)
+            // After it (the ID re-created and subscribed again): applies.
+            #expect(try await callbacks.subscribe(["alice"], eventTime: t0 + 6_000).isOK)
+
+            let records = try await sandbox.export().records()
+            #expect(records == [
+                ExportRecord(officialAccount: Self.account, subscriber: "alice", since: t0 + 6_000),
+                ExportRecord(officialAccount: other, subscriber: "zoe", since: t0 + 1_000),
+            ].sorted { ($0.officialAccount!, $0.subscriber!) < ($1.officialAccount!, $1.subscriber!) },
+                    "export was: \(records)")
+
+            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= 6 })
+            #expect(try await service.terminate() == .exited(0))
+            let events = try EventFile.read(service.eventsPath).events()
+            let summary = events.map { "\($0.kind) \($0.subject ?? "nil") \($0.dataOrigin ?? "nil")" }
+            #expect(summary == [
+                "subscribed alice webhook", "subscribed bob webhook", "subscribed zoe webhook",
+                "unsubscribed alice account_destroyed", "unsubscribed bob account_destroyed",
+                "subscribed alice webhook",
+            ], "events: \(events)")
+            #expect(events.map(\.sequence) == oneThrough(events.count))
+        }
+    }
+
+    /// Identifiers the parser accepts (1 to 256 bytes without control characters) that JSON, SQLite and the
+    /// event/export writers must carry through unchanged.
+    static let trickyIdentifiers: [String] = [
+        #"quote"in"side"#,
+        #"back\slash"#,
+        "unicode-\u{00E9}\u{4E2D}\u{6587}-\u{1F600}",
+        "line\u{2028}separator",
+        "slash/and%percent&amp=eq?q#hash",
+        "  spaces  ",
+        String(repeating: "x", count: 256),
+        String(repeating: "\u{00E9}", count: 128),  // 256 bytes of two-byte characters
+    ]
+
+    @Test("identifiers with quotes, backslashes and non-ASCII characters round-trip exactly")
+    func trickyIdentifiersRoundTrip() async throws {
+        try await withSandbox { sandbox in
+            let service = try await sandbox.startService()
+            let callbacks = service.callbacks()
+            let account = "@TOA#_odd\"account\\"
+            let subscribers = Self.trickyIdentifiers
+            // The same subscriber twice in one list counts once.
+            let reply = try await callbacks.subscribe(account: account, subscribers + [subscribers[0]], eventTime: Self.t0)
+            #expect(reply.isOK, "\(reply)")
+
+            let records = try await sandbox.export().records()
+            #expect(records.compactMap(\.officialAccount).allSatisfy { $0 == account })
+            #expect(records.compactMap(\.subscriber).sorted() == subscribers.sorted(),
+                    "exported subscribers: \(records.compactMap(\.subscriber).map { $0.debugDescription })")
+            let filtered = try await sandbox.export(account: account).records()
+            #expect(filtered.count == subscribers.count)
+
+            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= subscribers.count })
+            #expect(try await service.terminate() == .exited(0))
+            let contents = EventFile.read(service.eventsPath)
+            #expect(contents.lines.count == subscribers.count, "one line per event, whatever the identifier holds")
+            let events = try contents.events()
+            #expect(events.compactMap(\.subject) == subscribers, "subjects: \(events.compactMap(\.subject).map { $0.debugDescription })")
+            #expect(events.compactMap(\.dataSubscriber) == subscribers)
+            #expect(events.allSatisfy { $0.dataAccount == account })
+            #expect(events.allSatisfy { $0.source == "tencent-chat://\(IntegrationDefaults.sdkAppID)/official-accounts/%40TOA%23_odd%22account%5C" },
+                    "sources: \(Set(events.compactMap(\.source)))")
+        }
+    }
+
+    @Test("an identifier containing a control character is either refused or stored and emitted exactly",
+          arguments: [["nul\u{0}one", "nul\u{0}two"], ["control\u{01}\u{1F}chars"], ["new\nline", "tab\tand\rreturn"]])
+    func controlCharactersInIdentifiers(_ subscribers: [String]) async throws {
+        try await withSandbox { sandbox in
+            let service = try await sandbox.startService()
+            let callbacks = service.callbacks()
+            let reply = try await callbacks.subscribe(subscribers, eventTime: Self.t0)
+            if reply.isOK {
+                let records = try await sandbox.export().records()
+                #expect(records.compactMap(\.subscriber) == subscribers,
+                        "acknowledged, but exported as \(records.compactMap(\.subscriber).map { $0.debugDescription })")
+                #expect(await eventually(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
+                #expect(try await service.terminate() == .exited(0))
+                let events = try EventFile.read(service.eventsPath).events()
+                #expect(events.compactMap(\.subject) == subscribers,
+                        "acknowledged, but emitted with subjects \(events.compactMap(\.subject).map { $0.debugDescription })")
+                #expect(events.compactMap(\.dataSubscriber) == subscribers)
+            } else {
+                #expect(reply.status == 400 && reply.isWellFormedRefusal, "\(reply)")
+                #expect(try await sandbox.export().stdout.isEmpty)
+            }
+        }
+    }
+}
