@@ -1,11 +1,15 @@
 import Logging
+import SubscriberSync
 
 extension Logging {
-    /// Operational logs go to stderr; stdout belongs to the event stream.
-    static func bootstrap(level: String) -> Logger {
+    /// Operational logs go to stderr (as text, or one JSON object per line); stdout belongs to the
+    /// event stream.
+    static func bootstrap(level: String, format: String = "text") -> Logger {
+        let level = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
+            if format == "json" { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: level) ?? .info
+            handler.logLevel = level
             return handler
         }
         return Logger(label: "subscriber-sync")

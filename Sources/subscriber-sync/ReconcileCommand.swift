@@ -23,7 +23,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await options.settings()
-        let logger = Logging.bootstrap(level: settings.logLevel)
+        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
         let app = try SubscriberSyncApp(settings: settings, logger: logger)
         var removalGuard = settings.removalGuard
         removalGuard.allowMassRemoval = allowMassRemoval

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import SubscriberSync
 
 struct ServeCommand: AsyncParsableCommand {
@@ -19,8 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
             print("configuration is valid")
             return
         }
-        let logger = Logging.bootstrap(level: settings.logLevel)
-        let app = try SubscriberSyncApp(settings: settings, logger: logger)
+        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let app = try SubscriberSyncApp(settings: settings, logger: logger, metrics: registry)
         try await app.run()
     }
 }

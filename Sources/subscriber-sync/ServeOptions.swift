@@ -70,6 +70,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: help(.maxRemovalRatio, "Hold a pass's removals when more than this share of the account's subscribers would be removed.", default: "0.1"))
     var maxRemovalRatio: String?
 
+    @Option(help: help(.logFormat, "Operational log format on stderr: text, or json (one object per line).", default: "text"))
+    var logFormat: String?
+
+    @Option(help: help(.metricsListen, "Serve /metrics, /healthz and /readyz on this HOST:PORT instead of the callback listener.", default: "the callback listener"))
+    var metricsListen: String?
+
     static func help(_ key: ServeSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -86,6 +92,7 @@ struct ServeOptions: ParsableArguments {
             (.region, region), (.apiBaseUrl, apiBaseURL), (.apiRateLimit, apiRateLimit), (.apiTimeout, apiTimeout),
             (.apiMaxAttempts, apiMaxAttempts), (.usersigValidity, usersigValidity),
             (.reconcileInterval, reconcileInterval), (.maxRemovals, maxRemovals), (.maxRemovalRatio, maxRemovalRatio),
+            (.logFormat, logFormat), (.metricsListen, metricsListen),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

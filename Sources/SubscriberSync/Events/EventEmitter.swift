@@ -1,5 +1,6 @@
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -119,6 +120,7 @@ public final class EventEmitter: Service {
             expected = event.sequence + 1
         }
         try sink.sync()
+        Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)
         let stillHolding = try await database.write { try self.lease.advance(checkpoint: last.sequence, in: $0) }
         holding.store(stillHolding, ordering: .relaxed)
         if !stillHolding {

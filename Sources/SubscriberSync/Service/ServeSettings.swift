@@ -21,6 +21,12 @@ public struct ServeSettings: Sendable {
     public var officialAccounts: [String]
     public var requestTimeWindowSeconds: Int64
     public var logLevel: String
+    /// `text` or `json` (one JSON object per log line on stderr).
+    public var logFormat: String
+    /// A second listener for `/metrics`, `/healthz` and `/readyz` only, so the public callback
+    /// port need not expose them. nil: they are served on the main listener.
+    public var metricsHost: String?
+    public var metricsPort: Int?
     /// The REST client's base URL: `--api-base-url`, else the host of `--region`.
     public var apiBaseURL: String
     public var apiRateLimit: Int
@@ -40,6 +46,7 @@ public struct ServeSettings: Sendable {
         case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
         case reconcileInterval, maxRemovals, maxRemovalRatio
+        case logFormat, metricsListen
 
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
         public var environmentVariable: String {
@@ -105,12 +112,16 @@ public struct ServeSettings: Sendable {
             return value
         }
 
-        let listen = text(.listen) ?? "127.0.0.1:8080"
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw Invalid("listen must be HOST:PORT, got \"\(listen)\"")
+        (host, port) = try Self.hostAndPort(text(.listen) ?? "127.0.0.1:8080", key: .listen)
+        if let metricsListen = text(.metricsListen) {
+            let (metricsHost, metricsPort) = try Self.hostAndPort(metricsListen, key: .metricsListen)
+            self.metricsHost = metricsHost
+            self.metricsPort = metricsPort
         }
-        host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        self.port = port
+        logFormat = text(.logFormat) ?? "text"
+        guard ["text", "json"].contains(logFormat) else {
+            throw Invalid("logFormat must be text or json, got \"\(logFormat)\"")
+        }
 
         callbackPath = text(.callbackPath) ?? "/tencent/callback"
         guard callbackPath.hasPrefix("/"), !["/healthz", "/readyz", "/metrics"].contains(callbackPath) else {
@@ -164,6 +175,14 @@ public struct ServeSettings: Sendable {
 
         callbackToken = try Self.secret(file: text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
+    }
+
+    static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port),
+              colon != value.startIndex else {
+            throw Invalid("\(key.rawValue) must be HOST:PORT, got \"\(value)\"")
+        }
+        return (String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
     }
 
     /// `90`, `90s`, `15m`, `1h`, `1h30m` → seconds.

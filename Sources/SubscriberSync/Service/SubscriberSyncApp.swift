@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// The composition root of `serve`: the one place that knows every concrete type.
@@ -14,9 +15,13 @@ public struct SubscriberSyncApp: Sendable {
     let commits: CommitQueue
     let clock: any WallClock
     let logger: Logger
+    /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
+    let metrics: PrometheusCollectorRegistry?
 
-    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil) throws {
+    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil,
+                metrics: PrometheusCollectorRegistry? = nil) throws {
         self.settings = settings
+        self.metrics = metrics
         self.logger = logger
         self.clock = clock
         database = try StoreDatabase.open(path: settings.databasePath)
@@ -40,8 +45,19 @@ public struct SubscriberSyncApp: Sendable {
             store: store, commits: commits, clock: clock, logger: logger
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
-        HealthRoutes.add(to: router, database: database, clock: clock)
+        if settings.metricsPort == nil {
+            addObservability(to: router)
+        } else {
+            // /healthz stays here too: a container health check probes the main port.
+            router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
+        }
         return router
+    }
+
+    /// `/metrics`, `/healthz` and `/readyz`: on the callback listener, or on `--metrics-listen`.
+    func addObservability(to router: Router<BasicRequestContext>) {
+        HealthRoutes.add(to: router, database: database, clock: clock)
+        if let metrics { MetricsRoute.add(to: router, registry: metrics, database: database) }
     }
 
     /// Warnings about the configuration that do not stop the service.
@@ -77,6 +93,18 @@ public struct SubscriberSyncApp: Sendable {
                                              interval: .seconds(settings.reconcileIntervalSeconds), logger: logger))
         } else {
             logger.warning("periodic reconcile is off: no secret key (\(ServeSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
+        }
+        if let metricsHost = settings.metricsHost, let metricsPort = settings.metricsPort {
+            let observability = Router()
+            addObservability(to: observability)
+            services.append(Application(
+                router: observability,
+                configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: "subscriber-sync-metrics"),
+                onServerRunning: { channel in
+                    logger.notice("metrics listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
+                },
+                logger: logger
+            ))
         }
         let app = Application(
             router: router(),
