@@ -101,7 +101,7 @@ public struct SubscriberSyncApp: Sendable {
                 router: observability,
                 configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: "subscriber-sync-metrics"),
                 onServerRunning: { channel in
-                    logger.notice("metrics listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
+                    logger.notice("metrics served on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
                 },
                 logger: logger
             ))
