@@ -84,6 +84,15 @@ public struct SubscriberSyncApp: Sendable {
     /// written out before exit.
     public func run() async throws {
         try await startupWarnings()
+        let group = ServiceGroup(configuration: .init(services: [try application()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try? database.close()
+    }
+
+    /// The whole service as one Hummingbird application (a `Service`) whose own services are the
+    /// emitter, the SIGHUP reopener, the reconciler and the metrics listener. `onListening` gets
+    /// the bound callback port.
+    public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some Service {
         let logger = self.logger
         var services: [any Service] = [emitter, HangupReopener(emitter: emitter)]
         if settings.reconcileIntervalSeconds == 0 {
@@ -113,10 +122,10 @@ public struct SubscriberSyncApp: Sendable {
             onServerRunning: { channel in
                 let address = channel.localAddress
                 logger.notice("listening on \(address?.ipAddress ?? "?"):\(address?.port ?? 0)")
+                await onListening?(address?.port ?? 0)
             },
             logger: logger
         )
-        try await app.runService()
-        try? database.close()
+        return app
     }
 }

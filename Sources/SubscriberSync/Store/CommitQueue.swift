@@ -20,13 +20,10 @@ public final class CommitQueue: Sendable {
     private let writer: any DatabaseWriter
     private let state = Mutex(State())
     private let maxBatch: Int
-    private let onCommit: @Sendable () -> Void
 
-    /// - Parameter onCommit: called after each committed batch (wakes the emitter).
-    public init(writer: any DatabaseWriter, maxBatch: Int = 512, onCommit: @escaping @Sendable () -> Void = {}) {
+    public init(writer: any DatabaseWriter, maxBatch: Int = 512) {
         self.writer = writer
         self.maxBatch = maxBatch
-        self.onCommit = onCommit
     }
 
     /// Runs `work` in a shared write transaction and returns once that transaction has committed.
@@ -86,7 +83,6 @@ public final class CommitQueue: Sendable {
             for item in batch { item.continuation.resume(throwing: error) }
             return
         }
-        onCommit()
         for (item, outcome) in zip(batch, outcomes) {
             item.continuation.resume(with: outcome)
         }

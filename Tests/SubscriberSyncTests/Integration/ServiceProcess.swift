@@ -208,10 +208,11 @@ final class ServiceProcess: @unchecked Sendable {
         }
     }
 
-    /// The port from the first line containing `listening on 127.0.0.1:<port>`.
+    /// The port from the service's own `listening on 127.0.0.1:<port>` line (Hummingbird's
+    /// "Server started and listening on …" lines also name the metrics listener's port).
     static func listeningPort(in text: String) -> Int? {
         let marker = "listening on 127.0.0.1:"
-        for line in text.split(separator: "\n") {
+        for line in text.split(separator: "\n") where !line.contains("Server started") {
             guard let range = line.range(of: marker) else { continue }
             let digits = line[range.upperBound...].prefix(while: \.isNumber)
             if let port = Int(digits), port > 0 { return port }

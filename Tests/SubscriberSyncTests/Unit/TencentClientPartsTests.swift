@@ -61,9 +61,9 @@ import Testing
         for (index, grant) in grants.enumerated() where index >= 40 {
             #expect(grant - grants[index - 40] >= .seconds(1), "grant \(index) is within a second of grant \(index - 40)")
         }
-        // 130 calls at 40/s need three full windows after the first burst, and not much more.
+        // 130 calls at 40/s need three full windows after the first burst (a loaded machine may
+        // take longer, never shorter).
         #expect(grants.last! >= .seconds(3))
-        #expect(grants.last! < .seconds(5))
     }
 
     @Test func slowDownHalvesThePaceAndRecovers() async throws {

@@ -1,2 +1,0 @@
-// The simulator lives here (see SimulatorServer.swift once written).
-enum TencentSimulatorPlaceholder {}
