@@ -52,11 +52,13 @@ start_simulator() {  # $1 = calls per second
 }
 
 run_pass() {  # $1 = label, $2 = database, $3 = api rate limit
-  local stats="$tmp/$1.time"
+  local slug
+  slug=$(echo "$1" | tr -c 'a-z0-9' '-')
+  local stats="$tmp/$slug.time"
   /usr/bin/time -f '%e %M' -o "$stats" "$BIN/subscriber-sync" reconcile --sdkappid "$SDKAPPID" \
     --api-base-url "http://127.0.0.1:$port" --api-rate-limit "$3" --official-account "$ACCOUNT" \
-    --database "$2" --max-removal-ratio 1 --log-level notice 2> "$tmp/$1.log" || {
-      echo "reconcile ($1) failed:" >&2; tail -20 "$tmp/$1.log" >&2; exit 1; }
+    --database "$2" --max-removal-ratio 1 --log-level notice 2> "$tmp/$slug.log" || {
+      echo "reconcile ($1) failed:" >&2; tail -20 "$tmp/$slug.log" >&2; exit 1; }
   read -r seconds kib < "$stats"
   local listed
   listed=$("$BIN/subscriber-sync" export --database "$2" --official-account "$ACCOUNT" | wc -l)

@@ -98,8 +98,9 @@ public struct SubscriberSyncApp: Sendable {
         if settings.reconcileIntervalSeconds == 0 {
             logger.notice("periodic reconcile is off (reconcile interval 0)")
         } else if let reconciler = try reconciler() {
+            let interval = Duration.seconds(settings.reconcileIntervalSeconds)
             services.append(ReconcileService(reconciler: reconciler, configuredAccounts: settings.officialAccounts,
-                                             interval: .seconds(settings.reconcileIntervalSeconds), logger: logger))
+                                             interval: interval, firstDelay: min(.seconds(5), interval), logger: logger))
         } else {
             logger.warning("periodic reconcile is off: no secret key (\(ServeSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
         }
