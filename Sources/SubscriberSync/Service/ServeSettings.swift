@@ -102,6 +102,9 @@ public struct ServeSettings: Sendable {
             let configKey = ConfigKey(key.rawValue)
             if let value = reader.string(forKey: configKey) { return value }
             if let value = reader.int(forKey: configKey) { return String(value) }
+            // A JSON config file types numbers; a ratio like 0.5 arrives as a double.
+            if let value = reader.double(forKey: configKey) { return String(value) }
+            if let value = reader.bool(forKey: configKey) { return String(value) }
             return nil
         }
         func integer(_ key: Key, default defaultValue: Int64?, range: ClosedRange<Int64>) throws -> Int64? {

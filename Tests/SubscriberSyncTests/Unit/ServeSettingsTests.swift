@@ -43,11 +43,14 @@ import Testing
 
     @Test func jsonConfigFile() async throws {
         let file = directory.file("config.json")
-        try #"{"sdkappid": 1400000002, "requestTimeWindow": 30, "officialAccounts": ["@TOA#_j"]}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        try #"{"sdkappid": 1400000002, "requestTimeWindow": 30, "maxRemovalRatio": 0.5, "officialAccounts": ["@TOA#_j"]}"#.write(toFile: file, atomically: true, encoding: .utf8)
         let settings = try await ServeSettings.load(flags: [:], configFile: file, environment: [:])
         #expect(settings.sdkAppID == "1400000002")
         #expect(settings.requestTimeWindowSeconds == 30)
         #expect(settings.officialAccounts == ["@TOA#_j"])
+        #expect(settings.removalGuard.maxRemovalRatio == 0.5)
+        try #"{"sdkappid": 1, "maxRemovalRatio": 1.5}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        await #expect(throws: ServeSettings.Invalid.self) { try await ServeSettings.load(flags: [:], configFile: file, environment: [:]) }
     }
 
     @Test func secretsComeFromFilesOrTheEnvironment() async throws {
