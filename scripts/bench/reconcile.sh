@@ -73,6 +73,6 @@ start_simulator 200
 run_pass "first sync, 200 calls/s" "$tmp/paced.sqlite" 190
 run_pass "in sync, 200 calls/s" "$tmp/paced.sqlite" 190
 start_simulator 1000000
-run_pass "first sync, unthrottled" "$tmp/free.sqlite" 100000
+run_pass "first sync, unthrottled" "$tmp/free.sqlite" 10000
 echo
 echo "pages: $pages; pacing floor at 190/s: $(echo "$pages / 190" | bc -l | cut -c1-5) s; target (1.15x): $(echo "$pages / 190 * 1.15" | bc -l | cut -c1-5) s; RSS target 64 MiB"

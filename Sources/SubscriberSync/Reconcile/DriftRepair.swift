@@ -11,6 +11,79 @@ struct DriftRepair {
 
     /// Listed but locally absent or unsubscribed → subscribed; listed with changed fields → updated.
     func applyListed(account: String, scan: Int64, report: inout ReconcileReport) async throws {
+        report.added += try await addInBulk(account: account, scan: scan)
+        try await applyRemaining(account: account, scan: scan, report: &report)
+    }
+
+    /// Rows of staging per bulk transaction: long enough to amortize, short enough that a callback
+    /// waits at most a few tens of milliseconds for the write lock.
+    static let bulkChunk = 20_000
+    /// A `CustomString` up to this many bytes cannot push an event past the line budget, however
+    /// it escapes; longer ones take the row-by-row path, which has the guard.
+    static let bulkCustomStringLimit = 1024
+
+    /// The common case, a subscriber the store does not have (a first sync adds them all), done in
+    /// SQL: the event rows and the state rows of a chunk in two statements, in one transaction.
+    /// The conditions are the row-by-row path's: locally absent, or unsubscribed at an older
+    /// version than the page's request time.
+    func addInBulk(account: String, scan: Int64) async throws -> Int {
+        let condition = """
+            s.scan = :scan AND s.subscriber > :after AND (:upto IS NULL OR s.subscriber <= :upto)
+            AND (l.subscriber IS NULL OR (l.subscribed = 0 AND l.version < s.requested_at))
+            AND length(CAST(COALESCE(s.custom_string, '') AS BLOB)) <= \(Self.bulkCustomStringLimit)
+            """
+        let events = """
+            INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
+            SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
+                         || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+                   :type, :source, s.subscriber, s.requested_at, :now,
+                   json_patch(json_object('officialAccount', :account, 'subscriber', s.subscriber, 'origin', 'reconcile'),
+                              json_object('subscribeTime', s.subscribe_time, 'msgFlag', s.msg_flag,
+                                          'customString', s.custom_string, 'lastSendMsgTime', s.last_send_msg_time))
+            FROM staging s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
+            WHERE \(condition)
+            ORDER BY s.subscriber
+            """
+        let state = """
+            INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator,
+                                     subscribe_time, msg_flag, custom_string, last_send_msg_time)
+            SELECT :account, s.subscriber, 1, s.requested_at, s.requested_at, 'reconcile', NULL,
+                   s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time
+            FROM staging s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
+            WHERE \(condition)
+            ON CONFLICT (account, subscriber) DO UPDATE SET
+                subscribed = 1, version = excluded.version, since = excluded.since, origin = 'reconcile', operator = NULL,
+                subscribe_time = excluded.subscribe_time, msg_flag = excluded.msg_flag,
+                custom_string = excluded.custom_string, last_send_msg_time = excluded.last_send_msg_time
+            """
+        let source = store.outbox.source(account: account)
+        var after = ""
+        var added = 0
+        while true {
+            let (count, upto) = try await database.write { [clock, after] db -> (Int, String?) in
+                let upto = try String.fetchOne(db, sql: """
+                    SELECT subscriber FROM staging WHERE scan = ? AND subscriber > ? ORDER BY subscriber LIMIT 1 OFFSET ?
+                    """, arguments: [scan, after, Self.bulkChunk - 1])
+                let arguments: StatementArguments = [
+                    "scan": scan, "after": after, "upto": upto, "account": account, "type": EventType.subscribed.attribute,
+                    "source": source, "now": clock.nowMilliseconds(),
+                ]
+                try db.execute(sql: events, arguments: arguments)
+                let events = db.changesCount
+                try db.execute(sql: state, arguments: arguments)
+                guard db.changesCount == events else {
+                    throw DatabaseError(message: "bulk add wrote \(events) events for \(db.changesCount) subscribers")
+                }
+                return (events, upto)
+            }
+            added += count
+            guard let upto else { return added }
+            after = upto
+        }
+    }
+
+    /// Everything the bulk path left: field changes, and adds it could not take.
+    private func applyRemaining(account: String, scan: Int64, report: inout ReconcileReport) async throws {
         var after = ""
         while true {
             let (added, updated, last) = try await database.write { [store, clock, batchSize, after] db -> (Int, Int, String?) in
@@ -18,7 +91,11 @@ struct DriftRepair {
                     SELECT s.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
                            l.subscribed, l.version, l.subscribe_time, l.msg_flag, l.custom_string, l.last_send_msg_time
                     FROM staging s LEFT JOIN subscribers l ON l.account = ? AND l.subscriber = s.subscriber
-                    WHERE s.scan = ? AND s.subscriber > ? ORDER BY s.subscriber LIMIT ?
+                    WHERE s.scan = ? AND s.subscriber > ? AND (
+                        l.subscriber IS NULL OR l.subscribed = 0 OR l.subscribe_time IS NOT s.subscribe_time
+                        OR l.msg_flag IS NOT s.msg_flag OR l.custom_string IS NOT s.custom_string
+                        OR l.last_send_msg_time IS NOT s.last_send_msg_time)
+                    ORDER BY s.subscriber LIMIT ?
                     """, arguments: [account, scan, after, batchSize])
                 let recordedAt = clock.nowMilliseconds()
                 var added = 0

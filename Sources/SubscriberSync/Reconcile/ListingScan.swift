@@ -18,8 +18,25 @@ struct ListingScan {
     /// `Failure` when the listing is incomplete.
     func run(account: String, scan: Int64, report: inout ReconcileReport) async throws {
         var next = ""
+        var buffered: [(page: SubscriberPage, requestedAt: Int64)] = []
+        var bufferedRows = 0
         var pendingStore: Task<Void, any Error>?
         defer { pendingStore?.cancel() }
+        // Pages are written in groups: one transaction (and one fsync) per page would make the
+        // store, not Tencent's pace, the limit of a scan.
+        func flush() async throws {
+            try await pendingStore?.value
+            let pages = buffered
+            buffered = []
+            bufferedRows = 0
+            pendingStore = pages.isEmpty ? nil : Task { [database] in
+                try await database.write { db in
+                    for (page, requestedAt) in pages {
+                        try Self.stage(page.subscribers, scan: scan, requestedAt: requestedAt, in: db)
+                    }
+                }
+            }
+        }
         while true {
             if isInterrupted() { throw Failure(reason: "interrupted at a page boundary (shutdown)") }
             let requestedAt = clock.nowMilliseconds()
@@ -29,10 +46,9 @@ struct ListingScan {
             } catch {
                 throw Failure(reason: "page \(report.pages + 1): \(error.message)")
             }
-            try await pendingStore?.value
-            pendingStore = Task { [database] in
-                try await database.write { db in try Self.stage(page.subscribers, scan: scan, requestedAt: requestedAt, in: db) }
-            }
+            buffered.append((page, requestedAt))
+            bufferedRows += page.subscribers.count
+            if bufferedRows >= Self.rowsPerWrite { try await flush() }
             report.pages += 1
             report.listed += page.subscribers.count
             report.subscriberNum = page.subscriberNum ?? report.subscriberNum
@@ -45,9 +61,13 @@ struct ListingScan {
             }
             next = cursor
         }
+        try await flush()
         try await pendingStore?.value
         pendingStore = nil
     }
+
+    /// Staged rows per write transaction (a few pages; bounded memory).
+    static let rowsPerWrite = 2000
 
     /// A subscriber listed twice (the account churned between pages) keeps the latest entry.
     static func stage(_ subscribers: [SubscriberInfo], scan: Int64, requestedAt: Int64, in db: Database) throws {

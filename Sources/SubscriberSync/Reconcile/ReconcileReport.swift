@@ -14,6 +14,8 @@ public struct ReconcileReport: Sendable, Equatable {
     public var reason: String?
     public var startedAt: Int64
     public var durationMilliseconds: Int64 = 0
+    /// The part of the duration spent listing (the rest is the repair).
+    public var scanMilliseconds: Int64 = 0
     public var pages = 0
     public var listed = 0
     /// Tencent's `SubscriberNum` from the last page; may differ from `listed` when the account
@@ -48,6 +50,7 @@ public struct ReconcileReport: Sendable, Equatable {
         data.int("removalCandidates", Int64(removalCandidates))
         data.string("startedAt", Timestamps.rfc3339(milliseconds: startedAt))
         data.int("durationMs", durationMilliseconds)
+        data.int("scanMs", scanMilliseconds)
         return data.finished()
     }
 

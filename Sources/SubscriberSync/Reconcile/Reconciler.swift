@@ -76,6 +76,7 @@ public struct Reconciler: Sendable {
             report.subscribedAtStart = subscribedAtStart
             let listing = ListingScan(client: client, database: database, clock: clock, isInterrupted: isInterrupted)
             try await listing.run(account: account, scan: scanID, report: &report)
+            report.scanMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
 
             let repair = DriftRepair(store: store, database: database, clock: clock, batchSize: options.batchSize)
             try await repair.applyListed(account: account, scan: scanID, report: &report)
@@ -136,7 +137,7 @@ public struct Reconciler: Sendable {
             "account": "\(report.account)", "outcome": "\(report.outcome.rawValue)", "pages": "\(report.pages)",
             "listed": "\(report.listed)", "subscriber_num": "\(report.subscriberNum.map(String.init) ?? "unknown")",
             "added": "\(report.added)", "removed": "\(report.removed)", "updated": "\(report.updated)", "held": "\(report.held)",
-            "duration_ms": "\(report.durationMilliseconds)", "reason": "\(report.reason ?? "")",
+            "duration_ms": "\(report.durationMilliseconds)", "scan_ms": "\(report.scanMilliseconds)", "reason": "\(report.reason ?? "")",
         ]
         switch report.outcome {
         case .completed: logger.info("reconcile pass completed", metadata: metadata)

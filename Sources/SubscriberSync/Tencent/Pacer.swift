@@ -18,7 +18,7 @@ public final class Pacer: Sendable {
     }
     private let state: Mutex<State>
 
-    public init(limit: Int, windowMargin: Duration = .milliseconds(50), recoveryInterval: Duration = .seconds(5)) {
+    public init(limit: Int, windowMargin: Duration = .milliseconds(20), recoveryInterval: Duration = .seconds(5)) {
         precondition(limit > 0)
         self.limit = limit
         self.window = .seconds(1) + windowMargin

@@ -218,6 +218,34 @@ import TencentSimulator
         #expect(try h.subscribed(account).isEmpty)
     }
 
+    @Test func bulkAndRowByRowAddsProduceTheSameEvents() async throws {
+        let h = try await harness(listed: [], stored: [])
+        let huge = String(repeating: "\u{1}", count: 3000)  // escapes to 18 000 bytes
+        h.simulator.setSubscribers(account: account, [
+            SubscriberInfo(account: "bulk", subscribeTime: 1_698_821_747, customString: "short \"quoted\" ✓", msgFlag: "Discard", lastSendMsgTime: 7),
+            SubscriberInfo(account: "rowwise", subscribeTime: 1_698_821_748, customString: huge, msgFlag: "AcceptNotNotify", lastSendMsgTime: 8),
+        ])
+        let report = await h.pass(account)
+        #expect(report.added == 2)
+        let events = try h.events().filter { $0.type == "subscriber.subscribed" }
+        let bulk = try #require(events.first { $0.subject == "bulk" })
+        #expect(bulk.data["officialAccount"] as? String == account)
+        #expect(bulk.data["origin"] as? String == "reconcile")
+        #expect(bulk.data["customString"] as? String == "short \"quoted\" ✓")
+        #expect(bulk.data["subscribeTime"] as? Int == 1_698_821_747)
+        #expect(bulk.data["lastSendMsgTime"] as? Int == 7)
+        let rowwise = try #require(events.first { $0.subject == "rowwise" })
+        #expect(rowwise.data["customStringOmitted"] as? Bool == true)
+        #expect(rowwise.data["msgFlag"] as? String == "AcceptNotNotify")
+        let lines = try h.lines()
+        #expect(lines.allSatisfy { $0.count < 16 * 1024 })
+        let ids = try h.eventIDs()
+        #expect(ids.allSatisfy { $0.count == 36 && $0.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12] })
+        #expect(Set(ids).count == ids.count)
+        let stored = try h.scalar("SELECT COUNT(*) FROM subscribers WHERE subscribed = 1 AND origin = 'reconcile' AND since IS NOT NULL")
+        #expect(stored == 2)
+    }
+
     @Test func destroyedAccountsAreNotReconciled() async throws {
         let h = try await harness(listed: [], stored: ["a"])
         try h.callback(.accountDestroyed(account: account, eventTime: old + 1))

@@ -84,6 +84,14 @@ final class SimulatorHarness: Sendable {
         try database.read { try Int64.fetchOne($0, sql: sql) }
     }
 
+    func lines() throws -> [[UInt8]] {
+        try database.read { try EventOutbox.events(after: 0, limit: 1_000_000, in: $0) }.map { $0.line() }
+    }
+
+    func eventIDs() throws -> [String] {
+        try database.read { try String.fetchAll($0, sql: "SELECT id FROM outbox") }
+    }
+
     func newestSequence() throws -> Int64 {
         try database.read { try EventOutbox.newestSequence(in: $0) }
     }
