@@ -13,6 +13,13 @@ public struct CallbackBodyParser: Sendable {
 
     public init() {}
 
+    /// 1 to 256 bytes, no control characters: control characters are never part of a Tencent ID,
+    /// and SQLite text handling through C strings would cut an ID at a NUL and merge two
+    /// subscribers into one.
+    public static func isValidIdentifier(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= maxIdentifierBytes && !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+    }
+
     public func parse(body: ByteBuffer, queryCommand: String?) throws(CallbackRefusal) -> CallbackCommand {
         let raw: RawCallbackBody
         do {
@@ -68,13 +75,8 @@ public struct CallbackBodyParser: Sendable {
         guard case .present(let value) = field else {
             throw CallbackRefusal(.malformed, "\(name) must be a string")
         }
-        guard !value.isEmpty, value.utf8.count <= Self.maxIdentifierBytes else {
-            throw CallbackRefusal(.malformed, "\(name) must be 1 to \(Self.maxIdentifierBytes) bytes")
-        }
-        // Control characters are never part of a Tencent ID, and SQLite text handling through
-        // C strings would cut an ID at a NUL and merge two subscribers into one.
-        guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            throw CallbackRefusal(.malformed, "\(name) must not contain control characters")
+        guard Self.isValidIdentifier(value) else {
+            throw CallbackRefusal(.malformed, "\(name) must be 1 to \(Self.maxIdentifierBytes) bytes without control characters")
         }
         return value
     }

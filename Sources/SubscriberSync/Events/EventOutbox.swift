@@ -23,9 +23,14 @@ public struct EventOutbox: Sendable {
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.execute(arguments: [
-            UUID().uuidString.lowercased(), event.type.attribute, source(account: event.account), event.subject,
+            Self.newEventID(), event.type.attribute, source(account: event.account), event.subject,
             event.time, recordedAt, String(decoding: event.data, as: UTF8.self),
         ])
+    }
+
+    /// A random (version 4) UUID in lowercase.
+    public static func newEventID() -> String {
+        UUID().uuidString.lowercased()
     }
 
     /// Events after `sequence`, oldest first.

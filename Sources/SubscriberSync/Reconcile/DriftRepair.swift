@@ -1,46 +1,67 @@
 import GRDB
 
-/// Compares a complete listing (in staging) with the store and repairs the difference, in batched
-/// transactions so that callbacks keep flowing in between. Every decision is re-checked against
-/// the row inside the transaction that writes it, so a callback that landed during the scan wins.
+/// Compares a complete listing (the TEMP `listing` table) with the store and repairs the
+/// difference, in batched transactions so that callbacks keep flowing in between. Every decision
+/// is re-checked against the row inside the transaction that writes it, so a callback that landed
+/// during the scan wins.
 struct DriftRepair {
     let store: SubscriberStore
     let database: any DatabaseWriter
     let clock: any WallClock
     let batchSize: Int
 
-    /// Listed but locally absent or unsubscribed → subscribed; listed with changed fields → updated.
-    func applyListed(account: String, scan: Int64, report: inout ReconcileReport) async throws {
-        report.added += try await addInBulk(account: account, scan: scan)
-        try await applyRemaining(account: account, scan: scan, report: &report)
+    /// Rows per bulk transaction: long enough to amortize, short enough that a callback waits at
+    /// most a few tens of milliseconds for the write lock.
+    static let bulkChunk = 20_000
+
+    /// Locally subscribed and listed with different fields → updated (or stored silently).
+    /// Driven by the account's subscribers, so a first sync into an empty store costs nothing here.
+    func applyFieldChanges(account: String, report: inout ReconcileReport) async throws {
+        var after = ""
+        while true {
+            let (updated, last) = try await database.write { [store, clock, batchSize, after] db -> (Int, String?) in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT l.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
+                           l.version, l.subscribe_time, l.msg_flag, l.custom_string, l.last_send_msg_time
+                    FROM subscribers l JOIN temp.listing s ON s.subscriber = l.subscriber
+                    WHERE l.account = ? AND l.subscribed = 1 AND l.subscriber > ? AND (
+                        l.subscribe_time IS NOT s.subscribe_time OR l.msg_flag IS NOT s.msg_flag
+                        OR l.custom_string IS NOT s.custom_string OR l.last_send_msg_time IS NOT s.last_send_msg_time)
+                    ORDER BY l.subscriber LIMIT ?
+                    """, arguments: [account, after, batchSize])
+                let recordedAt = clock.nowMilliseconds()
+                var updated = 0
+                for row in rows {
+                    let requestedAt: Int64 = row[1]
+                    // Changed after this page was requested: what the page says may be stale.
+                    guard (row[6] as Int64) <= requestedAt else { continue }
+                    let listed = SubscriberFields(subscribeTime: row[2], msgFlag: row[3], customString: row[4], lastSendMsgTime: row[5])
+                    let known = SubscriberFields(subscribeTime: row[7], msgFlag: row[8], customString: row[9], lastSendMsgTime: row[10])
+                    if try store.updateFields(account: account, subscriber: row[0], version: requestedAt, listed: listed,
+                                              known: known, recordedAt: recordedAt, in: db) {
+                        updated += 1
+                    }
+                }
+                return (updated, rows.last.map { $0[0] as String })
+            }
+            report.updated += updated
+            guard let last else { return }
+            after = last
+        }
     }
 
-    /// Rows of staging per bulk transaction: long enough to amortize, short enough that a callback
-    /// waits at most a few tens of milliseconds for the write lock.
-    static let bulkChunk = 20_000
-    /// A `CustomString` up to this many bytes cannot push an event past the line budget, however
-    /// it escapes; longer ones take the row-by-row path, which has the guard.
-    static let bulkCustomStringLimit = 1024
-
-    /// The common case, a subscriber the store does not have (a first sync adds them all), done in
-    /// SQL: the event rows and the state rows of a chunk in two statements, in one transaction.
-    /// The conditions are the row-by-row path's: locally absent, or unsubscribed at an older
-    /// version than the page's request time.
-    func addInBulk(account: String, scan: Int64) async throws -> Int {
+    /// Listed but locally absent, or unsubscribed at a version older than the page's request time
+    /// (the rule of `SubscriberStore.subscribe`) → subscribed, with the event rendered during the
+    /// scan. Done in SQL, a chunk of the listing per transaction: the event rows, then the state.
+    func addListed(account: String) async throws -> Int {
         let condition = """
-            s.scan = :scan AND s.subscriber > :after AND (:upto IS NULL OR s.subscriber <= :upto)
+            s.subscriber > :after AND (:upto IS NULL OR s.subscriber <= :upto)
             AND (l.subscriber IS NULL OR (l.subscribed = 0 AND l.version < s.requested_at))
-            AND length(CAST(COALESCE(s.custom_string, '') AS BLOB)) <= \(Self.bulkCustomStringLimit)
             """
         let events = """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
-            SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
-                         || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-                   :type, :source, s.subscriber, s.requested_at, :now,
-                   json_patch(json_object('officialAccount', :account, 'subscriber', s.subscriber, 'origin', 'reconcile'),
-                              json_object('subscribeTime', s.subscribe_time, 'msgFlag', s.msg_flag,
-                                          'customString', s.custom_string, 'lastSendMsgTime', s.last_send_msg_time))
-            FROM staging s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
+            SELECT s.event_id, :type, :source, s.subscriber, s.requested_at, :now, s.event_data
+            FROM temp.listing s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
             WHERE \(condition)
             ORDER BY s.subscriber
             """
@@ -49,7 +70,7 @@ struct DriftRepair {
                                      subscribe_time, msg_flag, custom_string, last_send_msg_time)
             SELECT :account, s.subscriber, 1, s.requested_at, s.requested_at, 'reconcile', NULL,
                    s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time
-            FROM staging s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
+            FROM temp.listing s LEFT JOIN subscribers l ON l.account = :account AND l.subscriber = s.subscriber
             WHERE \(condition)
             ON CONFLICT (account, subscriber) DO UPDATE SET
                 subscribed = 1, version = excluded.version, since = excluded.since, origin = 'reconcile', operator = NULL,
@@ -61,70 +82,23 @@ struct DriftRepair {
         var added = 0
         while true {
             let (count, upto) = try await database.write { [clock, after] db -> (Int, String?) in
-                let upto = try String.fetchOne(db, sql: """
-                    SELECT subscriber FROM staging WHERE scan = ? AND subscriber > ? ORDER BY subscriber LIMIT 1 OFFSET ?
-                    """, arguments: [scan, after, Self.bulkChunk - 1])
+                let upto = try String.fetchOne(db, sql: "SELECT subscriber FROM temp.listing WHERE subscriber > ? ORDER BY subscriber LIMIT 1 OFFSET ?",
+                                               arguments: [after, Self.bulkChunk - 1])
                 let arguments: StatementArguments = [
-                    "scan": scan, "after": after, "upto": upto, "account": account, "type": EventType.subscribed.attribute,
+                    "after": after, "upto": upto, "account": account, "type": EventType.subscribed.attribute,
                     "source": source, "now": clock.nowMilliseconds(),
                 ]
                 try db.execute(sql: events, arguments: arguments)
-                let events = db.changesCount
+                let eventCount = db.changesCount
                 try db.execute(sql: state, arguments: arguments)
-                guard db.changesCount == events else {
-                    throw DatabaseError(message: "bulk add wrote \(events) events for \(db.changesCount) subscribers")
+                guard db.changesCount == eventCount else {
+                    throw DatabaseError(message: "adding listed subscribers wrote \(eventCount) events for \(db.changesCount) subscribers")
                 }
-                return (events, upto)
+                return (eventCount, upto)
             }
             added += count
             guard let upto else { return added }
             after = upto
-        }
-    }
-
-    /// Everything the bulk path left: field changes, and adds it could not take.
-    private func applyRemaining(account: String, scan: Int64, report: inout ReconcileReport) async throws {
-        var after = ""
-        while true {
-            let (added, updated, last) = try await database.write { [store, clock, batchSize, after] db -> (Int, Int, String?) in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT s.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
-                           l.subscribed, l.version, l.subscribe_time, l.msg_flag, l.custom_string, l.last_send_msg_time
-                    FROM staging s LEFT JOIN subscribers l ON l.account = ? AND l.subscriber = s.subscriber
-                    WHERE s.scan = ? AND s.subscriber > ? AND (
-                        l.subscriber IS NULL OR l.subscribed = 0 OR l.subscribe_time IS NOT s.subscribe_time
-                        OR l.msg_flag IS NOT s.msg_flag OR l.custom_string IS NOT s.custom_string
-                        OR l.last_send_msg_time IS NOT s.last_send_msg_time)
-                    ORDER BY s.subscriber LIMIT ?
-                    """, arguments: [account, scan, after, batchSize])
-                let recordedAt = clock.nowMilliseconds()
-                var added = 0
-                var updated = 0
-                for row in rows {
-                    let subscriber: String = row[0]
-                    let requestedAt: Int64 = row[1]
-                    let listed = SubscriberFields(subscribeTime: row[2], msgFlag: row[3], customString: row[4], lastSendMsgTime: row[5])
-                    let localSubscribed: Bool? = row[6]
-                    let localVersion: Int64? = row[7]
-                    // Changed after this page was requested: a callback during the scan is newer.
-                    if let localVersion, localVersion > requestedAt { continue }
-                    if localSubscribed == true {
-                        let known = SubscriberFields(subscribeTime: row[8], msgFlag: row[9], customString: row[10], lastSendMsgTime: row[11])
-                        if try store.updateFields(account: account, subscriber: subscriber, version: requestedAt, listed: listed,
-                                                  known: known, recordedAt: recordedAt, in: db) {
-                            updated += 1
-                        }
-                    } else if try store.subscribe(account: account, subscriber: subscriber, version: requestedAt, origin: .reconcile,
-                                                  operatorAccount: nil, fields: listed, recordedAt: recordedAt, in: db) {
-                        added += 1
-                    }
-                }
-                return (added, updated, rows.last.map { $0[0] as String })
-            }
-            report.added += added
-            report.updated += updated
-            guard let last else { break }
-            after = last
         }
     }
 
@@ -141,8 +115,8 @@ struct DriftRepair {
                 SELECT l.subscriber, l.version, c.misses, c.last_scan, c.version_seen
                 FROM subscribers l LEFT JOIN removal_candidates c ON c.account = l.account AND c.subscriber = l.subscriber
                 WHERE l.account = ? AND l.subscribed = 1 AND l.version < ?
-                  AND NOT EXISTS (SELECT 1 FROM staging s WHERE s.scan = ? AND s.subscriber = l.subscriber)
-                """, arguments: [account, scanStartedAt, scan])
+                  AND NOT EXISTS (SELECT 1 FROM temp.listing s WHERE s.subscriber = l.subscriber)
+                """, arguments: [account, scanStartedAt])
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO removal_candidates (account, subscriber, misses, last_scan, version_seen) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (account, subscriber) DO UPDATE SET misses = excluded.misses, last_scan = excluded.last_scan,

@@ -1,8 +1,13 @@
 import GRDB
 
-/// Pages through `get_subscriber_info` into the staging table. The next page is fetched while the
-/// previous one is stored, and nothing but staging is written, so a scan that fails part-way
-/// leaves the store untouched.
+/// Pages through `get_subscriber_info` into the listing table. The next page is fetched while the
+/// previous one is stored, and nothing but the listing table is written, so a scan that fails
+/// part-way leaves the store untouched.
+///
+/// The listing table is a TEMP table of the writer connection: nothing else needs to see it, it
+/// needs no durability (a crash abandons the scan), and writing it costs no WAL traffic or fsync.
+/// Each row carries the `subscriber.subscribed` event it would become, rendered while the scan
+/// waits on Tencent's pace, so that adding a million subscribers at the end is a copy.
 struct ListingScan {
     let client: TencentClient
     let database: any DatabaseWriter
@@ -14,9 +19,10 @@ struct ListingScan {
         var reason: String
     }
 
-    /// Fills staging for `scan`; updates `report`'s pages, listed and subscriberNum. Throws
+    /// Fills the listing table; updates `report`'s pages, listed and subscriberNum. Throws
     /// `Failure` when the listing is incomplete.
-    func run(account: String, scan: Int64, report: inout ReconcileReport) async throws {
+    func run(account: String, report: inout ReconcileReport) async throws {
+        try await database.write { try Self.createTable(in: $0) }
         var next = ""
         var buffered: [(page: SubscriberPage, requestedAt: Int64)] = []
         var bufferedRows = 0
@@ -32,7 +38,7 @@ struct ListingScan {
             pendingStore = pages.isEmpty ? nil : Task { [database] in
                 try await database.write { db in
                     for (page, requestedAt) in pages {
-                        try Self.stage(page.subscribers, scan: scan, requestedAt: requestedAt, in: db)
+                        try Self.stage(page.subscribers, account: account, requestedAt: requestedAt, in: db)
                     }
                 }
             }
@@ -69,15 +75,42 @@ struct ListingScan {
     /// Staged rows per write transaction (a few pages; bounded memory).
     static let rowsPerWrite = 2000
 
-    /// A subscriber listed twice (the account churned between pages) keeps the latest entry.
-    static func stage(_ subscribers: [SubscriberInfo], scan: Int64, requestedAt: Int64, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO staging (scan, subscriber, requested_at, subscribe_time, custom_string, msg_flag, last_send_msg_time)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+    static func createTable(in db: Database) throws {
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.listing;
+            CREATE TEMP TABLE listing (
+                subscriber TEXT NOT NULL PRIMARY KEY,
+                requested_at INTEGER NOT NULL,
+                subscribe_time INTEGER,
+                custom_string TEXT,
+                msg_flag TEXT,
+                last_send_msg_time INTEGER,
+                event_id TEXT NOT NULL,
+                event_data TEXT NOT NULL
+            ) WITHOUT ROWID;
             """)
-        for subscriber in subscribers where !subscriber.account.isEmpty {
-            try statement.execute(arguments: [scan, subscriber.account, requestedAt, subscriber.subscribeTime, subscriber.customString,
-                                              subscriber.msgFlag, subscriber.lastSendMsgTime])
+    }
+
+    static func dropTable(in db: Database) throws {
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.listing")
+    }
+
+    /// A subscriber listed twice (the account churned between pages) keeps the latest entry.
+    /// Entries with an ID the callback path would refuse are left out.
+    static func stage(_ subscribers: [SubscriberInfo], account: String, requestedAt: Int64, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO temp.listing (subscriber, requested_at, subscribe_time, custom_string, msg_flag, last_send_msg_time,
+                                                 event_id, event_data)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for subscriber in subscribers where CallbackBodyParser.isValidIdentifier(subscriber.account) {
+            let fields = SubscriberFields(subscribeTime: subscriber.subscribeTime, msgFlag: subscriber.msgFlag,
+                                          customString: subscriber.customString, lastSendMsgTime: subscriber.lastSendMsgTime)
+            let event = ChangeEvent.subscriber(.subscribed, account: account, subscriber: subscriber.account, time: requestedAt,
+                                               origin: .reconcile, operatorAccount: nil, fields: fields)
+            try statement.execute(arguments: [subscriber.account, requestedAt, subscriber.subscribeTime, subscriber.customString,
+                                              subscriber.msgFlag, subscriber.lastSendMsgTime, EventOutbox.newEventID(),
+                                              String(decoding: event.data, as: UTF8.self)])
         }
     }
 }

@@ -2,7 +2,7 @@ import GRDB
 import Logging
 import Metrics
 
-/// One reconcile pass per account: scan the listing into staging, and only when it is complete,
+/// One reconcile pass per account: scan the listing into a table, and only when it is complete,
 /// repair the drift. `serve`'s periodic loop and the `reconcile` command both call `run`.
 public struct Reconciler: Sendable {
     public struct Options: Sendable {
@@ -75,13 +75,16 @@ public struct Reconciler: Sendable {
             scan = scanID
             report.subscribedAtStart = subscribedAtStart
             let listing = ListingScan(client: client, database: database, clock: clock, isInterrupted: isInterrupted)
-            try await listing.run(account: account, scan: scanID, report: &report)
+            try await listing.run(account: account, report: &report)
             report.scanMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
 
+            // Candidates first: they are the subscribers missing from the listing, which the adds
+            // below do not touch, and looking for them before a first sync's million adds is cheap.
             let repair = DriftRepair(store: store, database: database, clock: clock, batchSize: options.batchSize)
-            try await repair.applyListed(account: account, scan: scanID, report: &report)
             let (candidates, removable) = try await repair.markCandidates(account: account, scan: scanID, scanStartedAt: startedAt)
             report.removalCandidates = candidates
+            try await repair.applyFieldChanges(account: account, report: &report)
+            report.added = try await repair.addListed(account: account)
             let storeHolds = report.subscribedAtStart > 0 || candidates > 0
             let guardCount = report.listed == 0 ? candidates : removable.count
             if let reason = options.removalGuard.holdReason(removals: guardCount, subscribedAtStart: report.subscribedAtStart,
@@ -109,12 +112,12 @@ public struct Reconciler: Sendable {
         return report
     }
 
-    /// Records the outcome and its events in one transaction and clears the staging rows.
+    /// Records the outcome and its events in one transaction and drops the listing.
     private func finish(_ report: ReconcileReport, scan: Int64?, complete: Bool) async throws {
         let finishedAt = clock.nowMilliseconds()
         try await database.write { [store] db in
+            try ListingScan.dropTable(in: db)
             if let scan {
-                try db.execute(sql: "DELETE FROM staging WHERE scan = ?", arguments: [scan])
                 try db.execute(sql: "UPDATE scans SET finished_at = ?, outcome = ? WHERE id = ?", arguments: [finishedAt, report.outcome.rawValue, scan])
                 if complete {
                     try db.execute(sql: "UPDATE accounts SET last_complete_scan = ? WHERE account = ?", arguments: [scan, report.account])

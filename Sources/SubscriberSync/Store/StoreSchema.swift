@@ -47,18 +47,9 @@ enum StoreSchema {
                 """)
         }
         migrator.registerMigration("v2-reconcile") { db in
-            // A listing is streamed here page by page; nothing reads it until it is complete.
+            // The listing itself is streamed into a TEMP table of the writer connection (see
+            // ListingScan): it needs no durability, and a crash abandons the scan anyway.
             try db.execute(sql: """
-                CREATE TABLE staging (
-                    scan INTEGER NOT NULL,
-                    subscriber TEXT NOT NULL,
-                    requested_at INTEGER NOT NULL,
-                    subscribe_time INTEGER,
-                    custom_string TEXT,
-                    msg_flag TEXT,
-                    last_send_msg_time INTEGER,
-                    PRIMARY KEY (scan, subscriber)
-                ) WITHOUT ROWID;
                 CREATE TABLE scans (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
                     account TEXT NOT NULL,

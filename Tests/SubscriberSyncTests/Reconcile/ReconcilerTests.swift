@@ -144,8 +144,8 @@ import TencentSimulator
         #expect(report.reason?.contains("502") == true)
         #expect(try h.subscribed(account) == Set(SimulatorHarness.names("x", 0..<5)))
         #expect(try h.events(after: before).map(\.type) == ["reconcile.failed"])
-        let staged = try h.scalar("SELECT COUNT(*) FROM staging")
-        #expect(staged == 0)
+        let listingTables = try await h.database.write { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'listing'") }
+        #expect(listingTables == 0, "the listing is dropped after a failed pass")
     }
 
     @Test func failureAfterSomePagesChangesNothing() async throws {
