@@ -1,3 +1,5 @@
+import SubscriberSync
+
 /// A minimal JSON writer for the simulator's answers: bytes appended in the order written, no
 /// intermediate objects. A page of 200 subscribers is about 30 KB; writing it by hand keeps a
 /// page build at a few microseconds per subscriber, far below what `JSONEncoder` costs on Linux.
@@ -33,26 +35,9 @@ struct JSONBytes {
         }
     }
 
-    /// A quoted string with RFC 8259 escaping; non-ASCII passes through as UTF-8.
+    /// A quoted string with RFC 8259 escaping, as the service writes its own JSON.
     mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): bytes.append(0x5C); bytes.append(0x22)
-                case UInt8(ascii: "\\"): bytes.append(0x5C); bytes.append(0x5C)
-                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-                case 0x00..<0x20:
-                    let hex = Self.hex
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-                default: bytes.append(byte)
-                }
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONObjectWriter.appendString(value, to: &bytes)
     }
 
     /// `"name":` — names are ASCII constants without characters that need escaping.
@@ -62,6 +47,4 @@ struct JSONBytes {
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
-
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 }

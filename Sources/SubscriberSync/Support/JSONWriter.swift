@@ -73,7 +73,7 @@ public struct JSONObjectWriter: Sendable {
 
     /// RFC 8259 string escaping: quotes, backslash and control characters; everything else is
     /// passed through as UTF-8.
-    static func appendString(_ value: String, to bytes: inout [UInt8]) {
+    public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {
