@@ -22,7 +22,7 @@ struct ExportCommand: AsyncParsableCommand {
         let path = database ?? ProcessInfo.processInfo.environment["SUBSCRIBER_SYNC_DATABASE"] ?? "subscriber-sync.sqlite"
         let database: DatabasePool
         do {
-            database = try StoreDatabase.open(path: path, create: false)
+            database = try StoreDatabase.open(path: path, create: false, migrate: false)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -38,15 +38,7 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     private static func flush(_ buffer: inout [UInt8]) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ExitCode(1)
-            }
-            offset += written
-        }
+        try FileDescriptorIO.writeAll(fd: STDOUT_FILENO, buffer, what: "stdout")
         buffer.removeAll(keepingCapacity: true)
     }
 }

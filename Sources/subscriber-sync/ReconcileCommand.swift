@@ -24,7 +24,9 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let app = try SubscriberSyncApp(settings: settings, logger: logger)
+        // Without --events this run never emits: do not open (let alone repair) an events file
+        // that a running serve may be appending to.
+        let app = try SubscriberSyncApp(settings: settings, logger: logger, sink: options.events == nil ? StdoutEventSink() : nil)
         var removalGuard = settings.removalGuard
         removalGuard.allowMassRemoval = allowMassRemoval
         guard let reconciler = try app.reconciler(removalGuard: removalGuard) else {

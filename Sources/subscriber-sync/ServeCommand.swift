@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Logging
 import Metrics
@@ -16,6 +19,9 @@ struct ServeCommand: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
+        // logrotate may send SIGHUP before the reopen handler is installed (the database opens
+        // first); the default action would kill the service.
+        signal(SIGHUP, SIG_IGN)
         let settings = try await options.settings()
         if checkConfig {
             print("configuration is valid")

@@ -16,7 +16,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         """
     )
 
-    static let secretKeyEnvironment = "TENCENT_SECRET_KEY"
+    static let secretKeyEnvironment = ServeSettings.secretKeyEnvironment
 
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free port; the bound one is logged).")
     var listen = "127.0.0.1:9090"
@@ -80,12 +80,11 @@ struct SimulatorCommand: AsyncParsableCommand {
     }
 
     func listenAddress() throws -> (String, Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+        do {
+            return try ServeSettings.hostAndPort(listen, key: .listen)
+        } catch {
             throw ValidationError("--listen must be HOST:PORT, got \"\(listen)\"")
         }
-        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        guard !host.isEmpty else { throw ValidationError("--listen must be HOST:PORT, got \"\(listen)\"") }
-        return (host, port)
     }
 
     /// `ID:COUNT`, split at the last colon.
@@ -101,19 +100,14 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     /// The file wins over the environment; surrounding whitespace is dropped. Never logged.
     func readSecretKey() throws -> String {
-        let raw: String?
-        if let secretKeyFile {
-            do {
-                raw = try String(contentsOfFile: secretKeyFile, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot read --secret-key-file \(secretKeyFile): \(error.localizedDescription)")
-            }
-        } else {
-            raw = ProcessInfo.processInfo.environment[Self.secretKeyEnvironment]
+        let key: String?
+        do {
+            key = try ServeSettings.secret(file: secretKeyFile, environment: ProcessInfo.processInfo.environment[Self.secretKeyEnvironment],
+                                           name: "secret key")
+        } catch {
+            throw ValidationError("\(error)")
         }
-        guard let key = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty else {
-            throw ValidationError("the app's secret key is required: set \(Self.secretKeyEnvironment) or --secret-key-file")
-        }
+        guard let key else { throw ValidationError("no secret key: set \(Self.secretKeyEnvironment) or --secret-key-file") }
         return key
     }
 }

@@ -103,8 +103,6 @@ enum CallbackMetrics {
     static func record(command: String?, outcome: String, duration: Duration) {
         let dimensions = [("command", label(for: command)), ("outcome", outcome)]
         Counter(label: "subscriber_sync_callbacks_total", dimensions: dimensions).increment()
-        let (seconds, attoseconds) = duration.components
-        Timer(label: "subscriber_sync_callback_duration_seconds")
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        Timer(label: "subscriber_sync_callback_duration_seconds").recordNanoseconds(duration.nanoseconds)
     }
 }

@@ -1,6 +1,7 @@
 import GRDB
 import Logging
 import Metrics
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -76,7 +77,7 @@ public final class EventEmitter: Service {
     private func drainForShutdown() async {
         guard isHoldingLease else { return }
         do {
-            while try await emitBatch() > 0 {}
+            while isHoldingLease, try await emitBatch() > 0 {}
             try await database.write { try self.lease.release(in: $0) }
             holding.store(false, ordering: .relaxed)
         } catch {
@@ -91,7 +92,7 @@ public final class EventEmitter: Service {
         let acquired = try await database.write { try self.lease.acquire(in: $0) }
         guard acquired else { return false }
         holding.store(true, ordering: .relaxed)
-        while try await emitBatch() > 0 {}
+        while isHoldingLease, try await emitBatch() > 0 {}
         try await database.write { try self.lease.release(in: $0) }
         holding.store(false, ordering: .relaxed)
         return true
@@ -116,10 +117,13 @@ public final class EventEmitter: Service {
                 // lock; say so loudly rather than emit a stream with a hole in it.
                 logger.critical("outbox sequence gap", metadata: ["expected": "\(expected)", "found": "\(event.sequence)"])
             }
-            try sink.write(line: event.line())
             expected = event.sequence + 1
         }
-        try sink.sync()
+        // Blocking file I/O (a slow disk, a stalled stdout pipe) runs off the cooperative pool.
+        try await NIOThreadPool.singleton.runIfActive { [sink] in
+            for event in events { try sink.write(line: event.line()) }
+            try sink.sync()
+        }
         Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)
         let stillHolding = try await database.write { try self.lease.advance(checkpoint: last.sequence, in: $0) }
         holding.store(stillHolding, ordering: .relaxed)

@@ -23,8 +23,10 @@ public final class FileEventSink: EventSink {
     /// Opens `path` for appending. A file that ends in a partial line (a crash mid-write) gets that
     /// line terminated first, so the next event starts on a line of its own.
     static func openForAppend(_ path: String) throws -> OpenFile {
+        let existed = access(path, F_OK) == 0
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EventSinkError(description: "cannot open \(path): errno \(errno)") }
+        if !existed { syncDirectory(of: path) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             Glibc.close(fd)
@@ -50,7 +52,15 @@ public final class FileEventSink: EventSink {
             if let rotateBytes, file!.size > 0, file!.size + Int64(line.count) > rotateBytes {
                 try rotate(&file)
             }
-            try FileDescriptorIO.writeAll(fd: file!.fd, line, what: path)
+            do {
+                try FileDescriptorIO.writeAll(fd: file!.fd, line, what: path)
+            } catch {
+                // Part of the line may be in the file: reopen before the retry, so that the
+                // partial line is terminated and the retried event starts a line of its own.
+                Glibc.close(file!.fd)
+                file = nil
+                throw error
+            }
             file!.size += Int64(line.count)
         }
     }
@@ -94,5 +104,16 @@ public final class FileEventSink: EventSink {
             throw EventSinkError(description: "cannot rotate \(path) to \(target): errno \(errno)")
         }
         file = try Self.openForAppend(path)
+        Self.syncDirectory(of: path)
+    }
+
+    /// A new or renamed file survives power loss only once its directory entry is on disk.
+    static func syncDirectory(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        Glibc.close(fd)
     }
 }

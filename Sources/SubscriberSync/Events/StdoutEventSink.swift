@@ -1,13 +1,26 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Events on standard output (the default), for a supervisor or container runtime to collect.
-public struct StdoutEventSink: EventSink {
+public final class StdoutEventSink: EventSink {
+    /// A failed write may have left part of a line: the retry starts with a newline.
+    private let partialLine = Atomic<Bool>(false)
+
     public init() {}
 
     public func write(line: [UInt8]) throws {
-        try FileDescriptorIO.writeAll(fd: STDOUT_FILENO, line, what: "stdout")
+        if partialLine.load(ordering: .relaxed) {
+            try FileDescriptorIO.writeAll(fd: STDOUT_FILENO, [UInt8(ascii: "\n")], what: "stdout")
+            partialLine.store(false, ordering: .relaxed)
+        }
+        do {
+            try FileDescriptorIO.writeAll(fd: STDOUT_FILENO, line, what: "stdout")
+        } catch {
+            partialLine.store(true, ordering: .relaxed)
+            throw error
+        }
     }
 
     /// When stdout is redirected to a file, fsync it; on a pipe or terminal there is nothing to sync.
@@ -21,9 +34,9 @@ public struct StdoutEventSink: EventSink {
     public func close() {}
 }
 
-enum FileDescriptorIO {
+public enum FileDescriptorIO {
     /// One `write()` per line; a short write (a full disk, a signal) continues where it stopped.
-    static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws {
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer in

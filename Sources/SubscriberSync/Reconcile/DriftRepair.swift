@@ -59,6 +59,7 @@ struct DriftRepair {
         let condition = """
             s.subscriber > :after AND (:upto IS NULL OR s.subscriber <= :upto)
             AND (l.subscriber IS NULL OR (l.subscribed = 0 AND l.version < s.requested_at))
+            AND s.requested_at > COALESCE((SELECT destroyed_at FROM accounts WHERE account = :account), -1)
             """
         let events = """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)

@@ -24,6 +24,7 @@ struct ListingScan {
     func run(account: String, report: inout ReconcileReport) async throws {
         try await database.write { try Self.createTable(in: $0) }
         var next = ""
+        var seenCursors: Set<String> = []
         var buffered: [(page: SubscriberPage, requestedAt: Int64)] = []
         var bufferedRows = 0
         var pendingStore: Task<Void, any Error>?
@@ -62,8 +63,8 @@ struct ListingScan {
                 throw Failure(reason: "page \(report.pages) has no Next field; cannot tell whether the listing is complete")
             }
             if cursor.isEmpty { break }
-            guard cursor != next else {
-                throw Failure(reason: "page \(report.pages) returned the same Next cursor again")
+            guard seenCursors.insert(cursor).inserted else {
+                throw Failure(reason: "page \(report.pages) returned a Next cursor seen before in this scan (a cycle)")
             }
             next = cursor
         }

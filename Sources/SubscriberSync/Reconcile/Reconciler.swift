@@ -145,7 +145,7 @@ public struct Reconciler: Sendable {
         switch report.outcome {
         case .completed: logger.info("reconcile pass completed", metadata: metadata)
         case .held: logger.warning("reconcile pass held its removals", metadata: metadata)
-        case .failed: logger.error("reconcile pass failed; nothing changed", metadata: metadata)
+        case .failed: logger.error("reconcile pass failed", metadata: metadata)
         }
         let dimensions = [("outcome", report.outcome.rawValue)]
         Counter(label: "subscriber_sync_reconcile_passes_total", dimensions: dimensions).increment()

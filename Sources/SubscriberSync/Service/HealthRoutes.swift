@@ -7,8 +7,12 @@ enum HealthRoutes {
     /// Events older than this still waiting in the outbox make the service not ready.
     static let maxEmitterLagMilliseconds: Int64 = 10_000
 
-    static func add(to router: Router<BasicRequestContext>, database: DatabasePool, clock: any WallClock) {
+    static func addLiveness(to router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in json(.ok, #"{"status":"ok"}"#) }
+    }
+
+    static func add(to router: Router<BasicRequestContext>, database: DatabasePool, clock: any WallClock) {
+        addLiveness(to: router)
         router.get("/readyz") { _, _ in
             do {
                 // BEGIN IMMEDIATE takes the write lock: proof that a callback could commit now.

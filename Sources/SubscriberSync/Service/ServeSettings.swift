@@ -165,8 +165,8 @@ public struct ServeSettings: Sendable {
         userSigValiditySeconds = try integer(.usersigValidity, default: 7 * 86_400, range: 86_400...50 * 365 * 86_400)!
 
         let interval = text(.reconcileInterval) ?? "15m"
-        guard let seconds = Self.parseDuration(interval), seconds >= 0 else {
-            throw Invalid("reconcileInterval must be a duration like 15m, 90s, 1h or 0 (off), got \"\(interval)\"")
+        guard let seconds = Self.parseDuration(interval), seconds >= 0, seconds <= 30 * 86_400 else {
+            throw Invalid("reconcileInterval must be a duration up to 30d like 15m, 90s, 1h, or 0 (off), got \"\(interval)\"")
         }
         reconcileIntervalSeconds = seconds
         let maxRemovals = Int(try integer(.maxRemovals, default: 1000, range: 0...Int64(Int32.max))!)
@@ -180,7 +180,7 @@ public struct ServeSettings: Sendable {
         secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
     }
 
-    static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {
+    public static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {
         guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port),
               colon != value.startIndex else {
             throw Invalid("\(key.rawValue) must be HOST:PORT, got \"\(value)\"")
@@ -200,13 +200,18 @@ public struct ServeSettings: Sendable {
                 continue
             }
             guard let value = Int64(digits) else { return nil }
+            let unit: Int64
             switch character {
-            case "s": total += value
-            case "m": total += value * 60
-            case "h": total += value * 3600
-            case "d": total += value * 86_400
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
             default: return nil
             }
+            let (seconds, overflow) = value.multipliedReportingOverflow(by: unit)
+            let (sum, sumOverflow) = total.addingReportingOverflow(seconds)
+            guard !overflow, !sumOverflow else { return nil }
+            total = sum
             digits = ""
         }
         return digits.isEmpty && !trimmed.isEmpty ? total : nil

@@ -49,7 +49,7 @@ public struct SubscriberSyncApp: Sendable {
             addObservability(to: router)
         } else {
             // /healthz stays here too: a container health check probes the main port.
-            router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
+            HealthRoutes.addLiveness(to: router)
         }
         return router
     }

@@ -12,7 +12,7 @@ public enum StoreDatabase {
     /// Durability: in WAL mode with `synchronous=FULL` SQLite fsyncs the WAL on every commit, so an
     /// acknowledged callback survives power loss, not only a process crash. `NORMAL` would only
     /// survive the latter, which is not what "committed durably" promises Tencent.
-    public static func open(path: String, create: Bool = true) throws -> DatabasePool {
+    public static func open(path: String, create: Bool = true, migrate: Bool = true) throws -> DatabasePool {
         if !create && !FileManager.default.fileExists(atPath: path) {
             throw OpenError(description: "no database at \(path)")
         }
@@ -22,6 +22,9 @@ public enum StoreDatabase {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // A first sync of a large account grows the WAL by hundreds of megabytes; give the
+            // space back once it has been checkpointed.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         let pool: DatabasePool
         do {
@@ -33,7 +36,11 @@ public enum StoreDatabase {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        try StoreSchema.migrator.migrate(pool)
+        if migrate {
+            try StoreSchema.migrator.migrate(pool)
+        } else if try !pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) {
+            throw OpenError(description: "the database at \(path) has an older or newer schema; run serve on it first")
+        }
         return pool
     }
 

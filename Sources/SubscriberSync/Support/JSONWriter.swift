@@ -67,10 +67,6 @@ public struct JSONObjectWriter: Sendable {
         return result
     }
 
-    public func finishedString() -> String {
-        String(decoding: finished(), as: UTF8.self)
-    }
-
     /// RFC 8259 string escaping: quotes, backslash and control characters; everything else is
     /// passed through as UTF-8.
     public static func appendString(_ value: String, to bytes: inout [UInt8]) {

@@ -174,7 +174,9 @@ public final class TencentClient: Sendable {
         let code = envelope.errorCode ?? 0
         if code != 0 || (envelope.actionStatus.map { $0 != "OK" } ?? false) {
             let advice = TencentErrorCatalog.entries[code]?.advice ?? "see Tencent's error code table"
-            return failure(.tencent(code), "ErrorCode \(code) (\(envelope.errorInfo ?? "")): \(advice)")
+            // ErrorInfo ends up in events and logs: bounded, as Tencent's answers are not.
+            let info = String((envelope.errorInfo ?? "").prefix(256))
+            return failure(.tencent(code), "ErrorCode \(code) (\(info)): \(advice)")
         }
         do {
             return .success(try JSONDecoder().decode(Answer.self, from: body))

@@ -73,6 +73,11 @@ import Testing
         [.callbackPath: ["relative"]],
         [.logLevel: ["loud"]],
         [.callbackTokenFile: ["/nonexistent/token"]],
+        [.reconcileInterval: ["9999999999999999h"]],
+        [.reconcileInterval: ["31d"]],
+        [.reconcileInterval: ["soon"]],
+        [.metricsListen: [":9464"]],
+        [.logFormat: ["xml"]],
     ])
     func invalidValuesAreRefusedWithAMessage(_ flags: [ServeSettings.Key: [String]]) async throws {
         var all = flags
