@@ -16,11 +16,13 @@ public final class EventEmitter: Service {
     private let batchSize: Int
     private let pollInterval: Duration
     private let renewInterval: Duration
+    private let linger: Duration
     private let reopenRequested = Atomic<Bool>(false)
     private let holding = Atomic<Bool>(false)
 
     public init(database: any DatabaseWriter, sink: any EventSink, lease: EmitterLease, logger: Logger,
-                batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2)) {
+                batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2),
+                linger: Duration = .milliseconds(20)) {
         self.database = database
         self.sink = sink
         self.lease = lease
@@ -28,6 +30,7 @@ public final class EventEmitter: Service {
         self.batchSize = batchSize
         self.pollInterval = pollInterval
         self.renewInterval = renewInterval
+        self.linger = linger
     }
 
     /// Whether this process currently holds the emitter lease.
@@ -63,7 +66,13 @@ public final class EventEmitter: Service {
                     }
                 }
                 let written = try await emitBatch()
-                if written == 0 { try? await Task.sleep(for: pollInterval) }
+                if written == 0 {
+                    try? await Task.sleep(for: pollInterval)
+                } else if written < batchSize {
+                    // Under load, let events gather for a moment: every batch costs an fsync of
+                    // the events file and a checkpoint commit that competes with callbacks.
+                    try? await Task.sleep(for: linger)
+                }
             } catch {
                 logger.error("event emitter failed; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))

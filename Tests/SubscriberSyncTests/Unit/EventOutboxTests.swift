@@ -178,3 +178,18 @@ import Testing
         #expect(subscribers == ["ok"])
     }
 }
+
+@Suite struct EventIDTests {
+    @Test func idsAreUniqueUUIDShapedStrings() {
+        let ids = (0..<10_000).map { _ in EventOutbox.newEventID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(100) {
+            let groups = id.split(separator: "-")
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(id)")
+            #expect(groups[2].first == "4")
+            #expect("89ab".contains(groups[3].first!))
+            #expect(id.allSatisfy { "0123456789abcdef-".contains($0) })
+        }
+        #expect(EventIDGenerator().next() != EventIDGenerator().next(), "processes differ by their random prefix")
+    }
+}

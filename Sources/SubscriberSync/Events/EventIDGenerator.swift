@@ -1,0 +1,36 @@
+import Synchronization
+
+/// Event ids in the shape of a version-4 UUID: 58 random bits chosen once per process, then a
+/// 64-bit counter. Unique across processes (by the random part) and within one (by the counter),
+/// at the cost of an atomic increment instead of a read of /dev/urandom.
+final class EventIDGenerator: Sendable {
+    static let shared = EventIDGenerator()
+
+    private let prefix: UInt64
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        var random = SystemRandomNumberGenerator()
+        // Version 4 in the 13th hex digit: the third group of the UUID starts with "4".
+        prefix = (random.next() & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
+    }
+
+    func next() -> String {
+        let count = counter.add(1, ordering: .relaxed).newValue
+        // Variant bits (10xx) in the 17th hex digit.
+        let low = (count & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let hex = Array("0123456789abcdef".utf8)
+        var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var index = 0
+        func put(_ value: UInt64, digits: Int) {
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
+                bytes[index] = hex[Int((value >> UInt64(shift)) & 0xF)]
+                index += 1
+            }
+        }
+        put(prefix, digits: 16)
+        put(low, digits: 16)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
