@@ -1,0 +1,70 @@
+-- wrk script for the durable-ingest benchmark (run by scripts/bench/ingest.sh).
+--
+--   wrk -t2 -c64 -d10s --latency -s Benchmarks/wrk/callback.lua http://127.0.0.1:8080 \
+--       -- <SdkAppid> <Sign> <RequestTime> [tag]
+--
+-- Every request is a signed OfficialAccount.CallbackAfterAddSubscriber carrying two subscribers
+-- that no other request carries (a repeated subscriber would be a no-op for the store and would
+-- measure nothing), with an EventTime that starts at RequestTime and grows by 1 ms per request
+-- within each thread, spread over four official accounts. The caller computes Sign and
+-- RequestTime: Sign = lowercase hex SHA-256(token .. RequestTime). `tag` tells runs against the
+-- same database apart (warm-up vs. measurement), so that their subscribers never collide either.
+--
+-- At the end it prints one machine-readable line for the shell script:
+--   WRK_RESULT requests=<responses> non2xx=<n> sent=<requests started> rps=<r> p50_ms=<x> p99_ms=<y> ...
+-- `sent` counts requests handed to the socket, including those still in flight when wrk stopped.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+   thread:set("id", next_id)
+   next_id = next_id + 1
+   table.insert(threads, thread)
+end
+
+local accounts = { "@TOA#_bench_0", "@TOA#_bench_1", "@TOA#_bench_2", "@TOA#_bench_3" }
+local body_format = '{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber",'
+   .. '"Official_Account":"%s","Operator_Account":"bench_admin",'
+   .. '"SubscribeAccountList":[{"Subscriber_Account":"%s_a"},{"Subscriber_Account":"%s_b"}],'
+   .. '"EventTime":%d}'
+
+function init(args)
+   local sdkappid, sign, request_time = args[1], args[2], args[3]
+   if sdkappid == nil or sign == nil or request_time == nil then
+      error("usage: wrk ... -s callback.lua URL -- <SdkAppid> <Sign> <RequestTime> [tag]")
+   end
+   tag = args[4] or "r"
+   path = "/tencent/callback?SdkAppid=" .. sdkappid
+      .. "&CallbackCommand=OfficialAccount.CallbackAfterAddSubscriber"
+      .. "&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI"
+      .. "&Sign=" .. sign .. "&RequestTime=" .. request_time
+   wrk.method = "POST"
+   wrk.headers["Content-Type"] = "application/json"
+   base_time = tonumber(request_time) * 1000
+   sent = 0
+end
+
+function request()
+   sent = sent + 1
+   -- e.g. "m1_42": tag, thread, per-thread counter; at most ~20 bytes, Tencent's limit is 32.
+   local subscriber = string.format("%s%d_%d", tag, id, sent)
+   local account = accounts[(sent + id) % #accounts + 1]
+   local body = string.format(body_format, account, subscriber, subscriber, base_time + sent)
+   return wrk.format(nil, path, nil, body)
+end
+
+function done(summary, latency, requests)
+   local total_sent = 0
+   for _, thread in ipairs(threads) do
+      total_sent = total_sent + (thread:get("sent") or 0)
+   end
+   local e = summary.errors
+   local seconds = summary.duration / 1e6
+   io.write(string.format(
+      "WRK_RESULT requests=%d non2xx=%d sent=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f"
+         .. " connect_errors=%d read_errors=%d write_errors=%d timeouts=%d seconds=%.3f\n",
+      summary.requests, e.status, total_sent, summary.requests / seconds,
+      latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+      latency.max / 1000, e.connect, e.read, e.write, e.timeout, seconds))
+end

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Durable callback ingest vs. a bare Hummingbird server, measured in one run (see BENCHMARKS.md).
+#
+#   scripts/bench/ingest.sh                      # 2 wrk threads, 64 connections, 10 s each
+#   DURATION=30s CONNECTIONS=128 scripts/bench/ingest.sh
+#
+# 1. ack-baseline (Benchmarks/AckBaseline): collects the body, decodes it with JSONDecoder, answers
+#    the ack. No verification, no storage: the ceiling for this machine.
+# 2. subscriber-sync serve with a callback token (so every Sign is verified), a fresh SQLite store
+#    (WAL, synchronous=FULL, group commit) and an events file. Every request adds two subscribers
+#    never seen before (Benchmarks/wrk/callback.lua), so every request commits two rows and two
+#    outbox events; the ack is sent only after the commit.
+# Both get the same warm-up and the same wrk command. Targets (the issue): durable requests/s at
+# least half the bare rate, durable p99 at most 20 ms. Afterwards the store and the event file are
+# checked against what wrk saw, so that the figures are known to measure real, durable work.
+#
+# Environment: DURATION (10s), CONNECTIONS (64), WARMUP (2s), BARE_PORT (18081), DURABLE_PORT
+# (18080), BENCH_TMPDIR (TMPDIR or /tmp; must be a real disk, not tmpfs, or fsync is free),
+# KEEP_TMP=1 to keep the database, events and logs.
+# Prints a Markdown report on stdout (progress on stderr). Exit status 0 after a measurement that
+# passed its sanity checks, whether or not the targets are met; 2 when a sanity check failed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+WARMUP=${WARMUP:-2s}
+THREADS=2
+BARE_PORT=${BARE_PORT:-18081}
+DURABLE_PORT=${DURABLE_PORT:-18080}
+SDKAPPID=1400000000
+SCRIPT=Benchmarks/wrk/callback.lua
+BIN=.build-release/release
+
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
+  export PATH=/opt/swift/usr/bin:$PATH
+fi
+
+# --- tools -------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  echo "== installing wrk" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq wrk >/dev/null 2>&1 || { $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk; }
+fi
+command -v wrk >/dev/null || { echo "wrk is not installed and could not be installed" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
+
+echo "== building release binaries (scratch path .build-release)" >&2
+swift build -c release --scratch-path .build-release --product subscriber-sync >&2
+swift build -c release --scratch-path .build-release --product ack-baseline >&2
+
+# --- scratch directory and cleanup ---------------------------------------------------------------
+base=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+tmp=$(mktemp -d "$base/ingest-bench.XXXXXX")
+fstype=$(stat -f -c %T "$tmp")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+problems=()
+problem() { problems+=("$1"); echo "!! $1" >&2; }
+
+if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
+  problem "$tmp is on $fstype: fsync costs nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
+fi
+for port in "$BARE_PORT" "$DURABLE_PORT"; do
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+    echo "port $port is already in use; set BARE_PORT/DURABLE_PORT" >&2; exit 1
+  fi
+done
+
+# --- signing -----------------------------------------------------------------------------------
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+request_time=$(date +%s)
+sign=$(printf '%s%s' "$token" "$request_time" | sha256sum | cut -d' ' -f1)
+query="SdkAppid=$SDKAPPID&CallbackCommand=OfficialAccount.CallbackAfterAddSubscriber&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI&RequestTime=$request_time"
+
+# --- helpers -----------------------------------------------------------------------------------
+# Polls until GET/POST on $1 answers with HTTP status $2 (10 s at most).
+wait_for() {
+  local url=$1 want=$2 data=${3:-} code i
+  for i in $(seq 100); do
+    if [ -n "$data" ]; then
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Content-Type: application/json' --data "$data" "$url" || true)
+    else
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    fi
+    [ "$code" = "$want" ] && return 0
+    sleep 0.1
+  done
+  echo "no $want from $url (last: $code)" >&2
+  return 1
+}
+
+# Prints the value of key $2 from the WRK_RESULT line in file $1.
+field() { sed -n 's/^WRK_RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# CPU accounting, to tell a clean run from one that shared the cores with something else (the
+# machine may be compiling in the background). All in clock ticks.
+HZ=$(getconf CLK_TCK)
+# /proc/stat, all cores: "user+nice+system irq+softirq steal" (loopback TCP is mostly softirq).
+busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4, $7 + $8, $9 }' /proc/stat; }
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }                     # utime + stime, all threads
+# This shell's waited-for children (wrk), from the `times` builtin, which must run in this shell.
+children_ticks() { awk -v hz="$HZ" 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t * hz }' "$tmp/times"; }
+
+# Runs warm-up and measurement against the server $3 on port $1, output files named after $2.
+run_wrk() {
+  local port=$1 name=$2 pid=$3
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --latency -s "$SCRIPT" "http://127.0.0.1:$port" \
+      -- "$SDKAPPID" "$sign" "$request_time" w >"$tmp/$name-warmup.txt"
+  local busy0 server0 children0 start busy1 server1 children1 end
+  # With perf, count the server's fsync/fdatasync calls during the measurement (in-kernel counters,
+  # no measurable cost): SQLite syncs its WAL with fdatasync once per commit, the event file is
+  # fsynced once per emitter batch. Requests per fdatasync shows how many callbacks share a commit.
+  local perf_pid=""
+  if [ "$name" = durable ] && [ -n "$perf_ok" ]; then
+    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$pid" -o "$tmp/$name-syncs.txt" &
+    perf_pid=$!; pids+=("$perf_pid"); sleep 0.2
+  fi
+  times >"$tmp/times"; children0=$(children_ticks); busy0=$(busy_ticks); server0=$(proc_ticks "$pid"); start=$(date +%s.%N)
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$SCRIPT" "http://127.0.0.1:$port" \
+      -- "$SDKAPPID" "$sign" "$request_time" m >"$tmp/$name.txt"
+  end=$(date +%s.%N); busy1=$(busy_ticks); server1=$(proc_ticks "$pid"); times >"$tmp/times"; children1=$(children_ticks)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  # "other" is user+system time of every other process and kernel thread (a compiler, but also
+  # kernel writeback); irq is interrupt time, steal is time the hypervisor gave elsewhere.
+  awk -v hz="$HZ" -v s="$start" -v e="$end" -v b0="$busy0" -v b1="$busy1" -v srv=$((server1 - server0)) -v w=$((children1 - children0)) \
+    'BEGIN { d = (e - s) * hz; split(b0, x, " "); split(b1, y, " ")
+             o = y[1] - x[1] - srv - w; if (o < 0) o = 0
+             printf "CPU server=%.2f wrk=%.2f other=%.2f irq=%.2f steal=%.2f\n", srv / d, w / d, o / d, (y[2] - x[2]) / d, (y[3] - x[3]) / d }' >>"$tmp/$name.txt"
+  local f
+  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
+    grep -q '^WRK_RESULT ' "$f" || { cat "$f" >&2; echo "wrk gave no result ($f)" >&2; exit 1; }
+  done
+  sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/$name.txt" | sed 's/^/   /' >&2
+  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
+    local non2xx errors
+    non2xx=$(field "$f" non2xx)
+    errors=$(( $(field "$f" connect_errors) + $(field "$f" read_errors) + $(field "$f" write_errors) + $(field "$f" timeouts) ))
+    [ "$non2xx" -eq 0 ] || problem "$name ($(basename "$f")): $non2xx non-2xx responses"
+    [ "$errors" -eq 0 ] || problem "$name ($(basename "$f")): $errors socket errors/timeouts"
+  done
+}
+
+perf_ok=""
+if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_fdatasync -- true >/dev/null 2>&1; then perf_ok=1; fi
+
+sample_body='{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"@TOA#_probe","Operator_Account":"bench_admin","SubscribeAccountList":[{"Subscriber_Account":"probe_a"},{"Subscriber_Account":"probe_b"}],"EventTime":1}'
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), scratch on $fstype" >&2
+echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s $SCRIPT (warm-up $WARMUP)" >&2
+
+# --- 1. bare Hummingbird -----------------------------------------------------------------------
+echo "== bare: ack-baseline on :$BARE_PORT" >&2
+"$BIN/ack-baseline" --listen "127.0.0.1:$BARE_PORT" >"$tmp/bare.log" 2>&1 &
+bare_pid=$!; pids+=("$bare_pid")
+wait_for "http://127.0.0.1:$BARE_PORT/tencent/callback" 200 "$sample_body"
+run_wrk "$BARE_PORT" bare "$bare_pid"
+kill -TERM "$bare_pid"; wait "$bare_pid" || true
+
+# --- 2. durable subscriber-sync ----------------------------------------------------------------
+echo "== durable: subscriber-sync serve on :$DURABLE_PORT, store in $tmp" >&2
+TENCENT_CALLBACK_TOKEN=$token "$BIN/subscriber-sync" serve --sdkappid "$SDKAPPID" \
+  --listen "127.0.0.1:$DURABLE_PORT" --database "$tmp/db.sqlite" --events "$tmp/events.jsonl" \
+  --request-time-window 3600 >"$tmp/durable.log" 2>&1 &
+durable_pid=$!; pids+=("$durable_pid")
+wait_for "http://127.0.0.1:$DURABLE_PORT/healthz" 200
+# The token is really checked: a wrong Sign is refused (and stores nothing).
+wait_for "http://127.0.0.1:$DURABLE_PORT/tencent/callback?$query&Sign=$(printf '%064d' 0)" 401 "$sample_body"
+run_wrk "$DURABLE_PORT" durable "$durable_pid"
+kill -TERM "$durable_pid"
+durable_status=0; wait "$durable_pid" || durable_status=$?
+[ "$durable_status" -eq 0 ] || problem "subscriber-sync exited with status $durable_status after SIGTERM (log: $tmp/durable.log)"
+if grep -qE ' (error|critical) ' "$tmp/durable.log"; then
+  problem "subscriber-sync logged errors:"; grep -E ' (error|critical) ' "$tmp/durable.log" | head -5 >&2
+fi
+
+# --- sanity: did every acknowledged callback land, exactly once? --------------------------------
+rows=$("$BIN/subscriber-sync" export --database "$tmp/db.sqlite" | wc -l)
+events=$( [ -f "$tmp/events.jsonl" ] && wc -l <"$tmp/events.jsonl" || echo 0)
+acked=$(( $(field "$tmp/durable-warmup.txt" requests) - $(field "$tmp/durable-warmup.txt" non2xx) \
+        + $(field "$tmp/durable.txt" requests) - $(field "$tmp/durable.txt" non2xx) ))
+sent=$(( $(field "$tmp/durable-warmup.txt" sent) + $(field "$tmp/durable.txt" sent) ))
+# wrk stops with up to CONNECTIONS requests per run written but unanswered; the server may have
+# committed those too. So: 2 x acked <= events <= 2 x sent, and rows == events (all distinct).
+unanswered=$(( (events - 2 * acked) ))
+if [ "$rows" -ne "$events" ]; then
+  problem "MISMATCH: $rows subscribed rows but $events event lines (expected equal: every request adds 2 new subscribers)"
+fi
+if [ "$events" -lt $((2 * acked)) ]; then
+  problem "MISMATCH: $events event lines < 2 x $acked acknowledged requests: acknowledged callbacks are missing"
+elif [ "$events" -gt $((2 * sent)) ]; then
+  problem "MISMATCH: $events event lines > 2 x $sent requests sent"
+elif [ $((events % 2)) -ne 0 ]; then
+  problem "MISMATCH: odd number of event lines ($events); every request adds exactly 2 subscribers"
+fi
+
+# --- report ------------------------------------------------------------------------------------
+fmt_rps() { printf '%.0f' "$1"; }
+bare_rps=$(field "$tmp/bare.txt" rps); durable_rps=$(field "$tmp/durable.txt" rps)
+ratio=$(awk -v d="$durable_rps" -v b="$bare_rps" 'BEGIN { printf "%.2f", (b > 0 ? d / b : 0) }')
+durable_p99=$(field "$tmp/durable.txt" p99_ms)
+ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5 ? "met" : "NOT met") }')
+p99_ok=$(awk -v p="$durable_p99" 'BEGIN { print (p <= 20 ? "met" : "NOT met") }')
+cpu() { sed -n 's/^CPU //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+row() {
+  printf '| %s | %s | %.2f ms | %.2f ms | %.2f ms | %s | %s | %s / %s / %s / %s |\n' "$1" "$(fmt_rps "$(field "$2" rps)")" \
+    "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" max_ms)" "$(field "$2" requests)" "$(field "$2" non2xx)" \
+    "$(cpu "$2" server)" "$(cpu "$2" wrk)" "$(cpu "$2" irq)" "$(cpu "$2" other)"
+}
+
+echo
+echo "\`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s $SCRIPT\` ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, warm-up $WARMUP)"
+echo
+echo "| server | requests/s | p50 | p99 | max | responses | non-2xx | CPU cores: server / wrk / irq / other |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+row "bare Hummingbird (ack-baseline: decode + ack)" "$tmp/bare.txt"
+row "durable (subscriber-sync: verify + commit + ack)" "$tmp/durable.txt"
+echo
+echo "- durable / bare requests/s: **$ratio** (target ≥ 0.5: $ratio_ok)"
+echo "- durable p99: **$durable_p99 ms** (target ≤ 20 ms: $p99_ok)"
+echo "- store after the durable run (warm-up + measurement): $rows subscribed rows, $events event lines;" \
+     "$acked requests acknowledged (2 × $acked = $((2 * acked))), $sent sent;" \
+     "$((unanswered / 2)) committed but unanswered when wrk stopped (at most $((sent - acked)) were in flight)"
+if [ -s "$tmp/durable-syncs.txt" ]; then
+  fdatasyncs=$(awk -F, '/sys_enter_fdatasync/ { print $1 }' "$tmp/durable-syncs.txt")
+  fsyncs=$(awk -F, '/sys_enter_fsync/ { print $1 }' "$tmp/durable-syncs.txt")
+  echo "- durable measurement: $fdatasyncs SQLite syncs (fdatasync: commits, emitter checkpoints and WAL checkpoints)" \
+       "and $fsyncs event-file fsyncs (emitter batches); $(awk -v r="$(field "$tmp/durable.txt" requests)" -v n="$fdatasyncs" \
+       'BEGIN { printf "%.1f", (n > 0 ? r / n : 0) }') acknowledged requests per SQLite sync"
+fi
+for name in bare durable; do
+  other=$(cpu "$tmp/$name.txt" other)
+  if awk -v o="$other" 'BEGIN { exit !(o > 0.2) }'; then
+    echo "- **disturbed**: other processes used $other cores during the $name measurement (a compiler?)"
+  fi
+  steal=$(cpu "$tmp/$name.txt" steal)
+  if awk -v o="$steal" 'BEGIN { exit !(o > 0.1) }'; then
+    echo "- **disturbed**: the hypervisor took $steal cores (steal time) during the $name measurement"
+  fi
+done
+if ((${#problems[@]})); then
+  echo
+  echo "**PROBLEMS — the figures above may not mean what they claim:**"
+  for p in "${problems[@]}"; do echo "- $p"; done
+  exit 2
+fi
