@@ -66,7 +66,7 @@ public struct Reconciler: Sendable {
         var scan: Int64?
         do {
             let (scanID, subscribedAtStart) = try await database.write { [store] db in
-                try store.remember(account: account, seenAt: startedAt, in: db)
+                try store.rememberAccount(account, seenAt: startedAt, in: db)
                 let subscribed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscribers WHERE account = ? AND subscribed = 1",
                                                   arguments: [account]) ?? 0
                 try db.execute(sql: "INSERT INTO scans (account, started_at) VALUES (?, ?)", arguments: [account, startedAt])

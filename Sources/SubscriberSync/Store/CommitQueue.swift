@@ -27,7 +27,8 @@ public final class CommitQueue: Sendable {
     }
 
     /// Runs `work` in a shared write transaction and returns once that transaction has committed.
-    /// Each work item runs in its own savepoint, so one failing item does not undo its batch-mates.
+    /// When an item fails, the batch is retried item by item, so one failing item does not undo
+    /// its batch-mates.
     public func submit(_ work: @escaping Work) async throws -> SubscriberStore.ApplyResult {
         try await withCheckedThrowingContinuation { continuation in
             let startDrain = state.withLock { state in
@@ -60,31 +61,20 @@ public final class CommitQueue: Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
-        let outcomes: [Result<SubscriberStore.ApplyResult, any Error>]
         do {
-            outcomes = try await writer.write { db in
-                var outcomes: [Result<SubscriberStore.ApplyResult, any Error>] = []
-                outcomes.reserveCapacity(batch.count)
-                for item in batch {
-                    do {
-                        var result = SubscriberStore.ApplyResult()
-                        try db.inSavepoint {
-                            result = try item.work(db)
-                            return .commit
-                        }
-                        outcomes.append(.success(result))
-                    } catch {
-                        outcomes.append(.failure(error))
-                    }
-                }
-                return outcomes
-            }
+            let results = try await writer.write { db in try batch.map { try $0.work(db) } }
+            for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
         } catch {
-            for item in batch { item.continuation.resume(throwing: error) }
-            return
-        }
-        for (item, outcome) in zip(batch, outcomes) {
-            item.continuation.resume(with: outcome)
+            // One item failed and took its batch-mates' transaction with it: give each its own,
+            // so that only the failing one is refused. Rare, so the common path pays for no
+            // savepoints.
+            for item in batch {
+                do {
+                    item.continuation.resume(returning: try await writer.write { try item.work($0) })
+                } catch {
+                    item.continuation.resume(throwing: error)
+                }
+            }
         }
     }
 }

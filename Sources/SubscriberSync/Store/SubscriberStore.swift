@@ -39,8 +39,7 @@ public struct SubscriberStore: Sendable {
     }
 
     private func apply(_ callback: SubscriberCallback, subscribe: Bool, recordedAt: Int64, in db: Database) throws -> ApplyResult {
-        try remember(account: callback.account, seenAt: recordedAt, in: db)
-        if let destroyedAt = try destroyedAt(account: callback.account, in: db), callback.eventTime <= destroyedAt {
+        if let destroyedAt = try rememberAccount(callback.account, seenAt: recordedAt, in: db), callback.eventTime <= destroyedAt {
             return ApplyResult(ignored: callback.subscribers.count)
         }
         var result = ApplyResult()
@@ -149,8 +148,7 @@ public struct SubscriberStore: Sendable {
     /// `CallbackAfterOfficialAccountDestroyed`: everyone subscribed at or before `time` leaves,
     /// and the account keeps a tombstone that voids every callback at or before `time`.
     private func destroyAccount(_ account: String, at time: Int64, recordedAt: Int64, in db: Database) throws -> ApplyResult {
-        try remember(account: account, seenAt: recordedAt, in: db)
-        if let destroyedAt = try destroyedAt(account: account, in: db), time <= destroyedAt {
+        if let destroyedAt = try rememberAccount(account, seenAt: recordedAt, in: db), time <= destroyedAt {
             return ApplyResult(ignored: 1)
         }
         try db.execute(sql: "UPDATE accounts SET destroyed_at = ? WHERE account = ?", arguments: [time, account])
@@ -167,13 +165,17 @@ public struct SubscriberStore: Sendable {
     }
 
     /// Accounts first seen in a callback are remembered, so that the reconciler covers them too.
-    public func remember(account: String, seenAt: Int64, in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO accounts (account, first_seen) VALUES (?, ?)")
-            .execute(arguments: [account, seenAt])
-    }
-
-    public func destroyedAt(account: String, in db: Database) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT destroyed_at FROM accounts WHERE account = ?"), arguments: [account])
+    /// Returns the account's destruction tombstone, if any. One lookup in the common case (the
+    /// account is known), as this runs for every callback.
+    @discardableResult
+    public func rememberAccount(_ account: String, seenAt: Int64, in db: Database) throws -> Int64? {
+        let known = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(destroyed_at, -1) FROM accounts WHERE account = ?"),
+                                       arguments: [account])
+        guard let known else {
+            try db.cachedStatement(sql: "INSERT INTO accounts (account, first_seen) VALUES (?, ?)").execute(arguments: [account, seenAt])
+            return nil
+        }
+        return known == -1 ? nil : known
     }
 
     /// Accounts with a destruction tombstone.
