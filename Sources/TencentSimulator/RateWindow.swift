@@ -68,10 +68,12 @@ struct FaultQueue: Sendable {
     }
 }
 
-/// SplitMix64: deterministic picks for churn.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// SplitMix64: deterministic picks for churn (and for the tests' random inputs).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

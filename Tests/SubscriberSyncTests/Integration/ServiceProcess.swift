@@ -11,6 +11,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
+import TencentSimulator
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -730,18 +731,8 @@ enum CallbackBodies {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for the random-input test.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A small deterministic generator for the random-input test.
+typealias SeededGenerator = SplitMix64
 
 // MARK: - Load
 
