@@ -29,7 +29,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let app = try SubscriberSyncApp(settings: settings, logger: logger, sink: options.events == nil ? StdoutEventSink() : nil)
         var removalGuard = settings.removalGuard
         removalGuard.allowMassRemoval = allowMassRemoval
-        guard let reconciler = try app.reconciler(removalGuard: removalGuard) else {
+        guard let reconciler = try app.reconciler(removalGuard: removalGuard, oneShot: true) else {
             throw ValidationError("reconcile needs the app's secret key: set \(ServeSettings.secretKeyEnvironment) or --secret-key-file")
         }
         let interrupted = Atomic<Bool>(false)

@@ -8,9 +8,13 @@ public struct Reconciler: Sendable {
     public struct Options: Sendable {
         public var removalGuard: RemovalGuard
         public var batchSize: Int
-        public init(removalGuard: RemovalGuard = RemovalGuard(), batchSize: Int = 2000) {
+        /// Drop the listing table after each pass. A one-shot `reconcile` skips it: the process
+        /// exit discards the TEMP table for free, while dropping a million rows takes half a second.
+        public var dropListingAfterPass: Bool
+        public init(removalGuard: RemovalGuard = RemovalGuard(), batchSize: Int = 2000, dropListingAfterPass: Bool = true) {
             self.removalGuard = removalGuard
             self.batchSize = batchSize
+            self.dropListingAfterPass = dropListingAfterPass
         }
     }
 
@@ -116,7 +120,9 @@ public struct Reconciler: Sendable {
     private func finish(_ report: ReconcileReport, scan: Int64?, complete: Bool) async throws {
         let finishedAt = clock.nowMilliseconds()
         try await database.write { [store] db in
-            try ListingScan.dropTable(in: db)
+            if self.options.dropListingAfterPass || !complete {
+                try ListingScan.dropTable(in: db)
+            }
             if let scan {
                 try db.execute(sql: "UPDATE scans SET finished_at = ?, outcome = ? WHERE id = ?", arguments: [finishedAt, report.outcome.rawValue, scan])
                 if complete {

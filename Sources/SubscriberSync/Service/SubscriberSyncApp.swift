@@ -72,11 +72,11 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// The reconciler over this app's store, or nil when REST calls are not configured.
-    public func reconciler(httpClient: HTTPClient = .shared, removalGuard: RemovalGuard? = nil) throws -> Reconciler? {
+    public func reconciler(httpClient: HTTPClient = .shared, removalGuard: RemovalGuard? = nil, oneShot: Bool = false) throws -> Reconciler? {
         guard settings.secretKey != nil else { return nil }
         let client = TencentClient(configuration: try settings.clientConfiguration(), httpClient: httpClient, logger: logger, clock: clock)
         return Reconciler(client: client, database: database, store: store, clock: clock, logger: logger,
-                          options: .init(removalGuard: removalGuard ?? settings.removalGuard))
+                          options: .init(removalGuard: removalGuard ?? settings.removalGuard, dropListingAfterPass: !oneShot))
     }
 
     /// Runs until SIGTERM/SIGINT. Services start in dependency order (event emitter, reconciler,
