@@ -183,7 +183,7 @@ public final class CallbackSender: Sendable {
             parameters.append(("Sign", signature.sign(requestTime: time)))
             parameters.append(("RequestTime", time))
         }
-        let query = parameters.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        let query = parameters.map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
         return url + (url.contains("?") ? "&" : "?") + query
     }
 
@@ -193,27 +193,11 @@ public final class CallbackSender: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         let answer = try await response.body.collect(upTo: 1 << 20)
         let delivery = Delivery(command: command, status: Int(response.status.code), body: String(buffer: answer),
                                 requestTime: signature == nil ? nil : String(requestTime))
         state.withLock { $0.deliveries.append(delivery) }
         return delivery
-    }
-
-    /// RFC 3986 unreserved characters pass; every other byte is %XX.
-    static func percentEncoded(_ value: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var bytes: [UInt8] = []
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                bytes.append(byte)
-            default:
-                bytes.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
