@@ -7,10 +7,7 @@ extension Logging {
     static func bootstrap(level: String, format: String = "text") -> Logger {
         let level = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
-            if format == "json" { return JSONLogHandler(label: label, level: level) }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            StderrLogHandler(label: label, level: level, format: format == "json" ? .json : .text)
         }
         return Logger(label: "subscriber-sync")
     }

@@ -1,6 +1,4 @@
-import Foundation
 import NIOCore
-import NIOFoundationCompat
 
 /// Turns a callback body into a `CallbackCommand`, refusing anything that lacks a field the command
 /// needs or carries it with the wrong type. It never traps: every failure is a `CallbackRefusal`.
@@ -21,10 +19,8 @@ public struct CallbackBodyParser: Sendable {
     }
 
     public func parse(body: ByteBuffer, queryCommand: String?) throws(CallbackRefusal) -> CallbackCommand {
-        let raw: RawCallbackBody
-        do {
-            raw = try JSONDecoder().decode(RawCallbackBody.self, from: body)
-        } catch {
+        let parsed = body.withUnsafeReadableBytes { bytes in Result { () throws(RawCallbackBody.Malformed) in try RawCallbackBody(json: bytes) } }
+        guard case .success(let raw) = parsed else {
             throw CallbackRefusal(.malformed, "body is not a JSON object")
         }
         let command: String
@@ -66,7 +62,7 @@ public struct CallbackBodyParser: Sendable {
         var subscribers: [String] = []
         subscribers.reserveCapacity(entries.count)
         for entry in entries {
-            subscribers.append(try identifier(.present(entry.account), "Subscriber_Account"))
+            subscribers.append(try identifier(.present(entry), "Subscriber_Account"))
         }
         return SubscriberCallback(account: account, operatorAccount: operatorAccount, subscribers: subscribers, eventTime: try eventTime(raw))
     }
@@ -86,50 +82,5 @@ public struct CallbackBodyParser: Sendable {
             throw CallbackRefusal(.malformed, "EventTime must be a positive integer (milliseconds)")
         }
         return value
-    }
-}
-
-/// A JSON field that may be absent, present with the expected type, or present with another type.
-enum Field<Value: Sendable>: Sendable {
-    case absent
-    case present(Value)
-    case wrongType
-}
-
-/// The union of the fields the handled commands use. Each is read leniently here and judged later,
-/// once the command is known, so that a field another command uses differently refuses nothing.
-struct RawCallbackBody: Decodable {
-    var command: Field<String>
-    var account: Field<String>
-    var operatorAccount: Field<String>
-    var subscribers: Field<[SubscriberEntry]>
-    var eventTime: Field<Int64>
-
-    struct SubscriberEntry: Decodable {
-        var account: String
-        enum CodingKeys: String, CodingKey { case account = "Subscriber_Account" }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case command = "CallbackCommand"
-        case account = "Official_Account"
-        case operatorAccount = "Operator_Account"
-        case subscribers = "SubscribeAccountList"
-        case eventTime = "EventTime"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        command = Self.read(container, .command)
-        account = Self.read(container, .account)
-        operatorAccount = Self.read(container, .operatorAccount)
-        subscribers = Self.read(container, .subscribers)
-        eventTime = Self.read(container, .eventTime)
-    }
-
-    private static func read<T: Decodable & Sendable>(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) -> Field<T> {
-        guard container.contains(key) else { return .absent }
-        guard let value = try? container.decode(T.self, forKey: key) else { return .wrongType }
-        return .present(value)
     }
 }

@@ -12,6 +12,7 @@ public struct CallbackHandler: Sendable {
     let commits: CommitQueue
     let clock: any WallClock
     let logger: Logger
+    let metrics = CallbackMetrics()
 
     public init(verifier: CallbackVerifier, store: SubscriberStore, commits: CommitQueue, clock: any WallClock, logger: Logger) {
         self.verifier = verifier
@@ -23,15 +24,9 @@ public struct CallbackHandler: Sendable {
 
     public func handle(_ request: Request) async -> Response {
         let started = ContinuousClock.now
-        let query = request.uri.queryParameters
-        let callbackQuery = CallbackQuery(
-            sdkAppID: query["SdkAppid"].map(String.init),
-            callbackCommand: query["CallbackCommand"].map(String.init),
-            sign: query["Sign"].map(String.init),
-            requestTime: query["RequestTime"].map(String.init)
-        )
+        let callbackQuery = CallbackQuery(urlQuery: request.uri.query)
         let (response, command, outcome) = await respond(request, query: callbackQuery)
-        CallbackMetrics.record(command: command, outcome: outcome, duration: ContinuousClock.now - started)
+        metrics.record(command: command, outcome: outcome, duration: ContinuousClock.now - started)
         return response
     }
 
@@ -79,7 +74,7 @@ public struct CallbackHandler: Sendable {
 }
 
 /// Callback counters and latency through swift-metrics (exported by whatever backend is bootstrapped).
-enum CallbackMetrics {
+final class CallbackMetrics: Sendable {
     /// Tencent's callback namespaces; anything else is counted as "other" so that a caller cannot
     /// grow the label set without bound.
     static let namespaces: Set<Substring> = ["OfficialAccount", "C2C", "Group", "State", "Sns", "Profile", "Alert", "Push", "Message", "Topic"]
@@ -100,9 +95,20 @@ enum CallbackMetrics {
         return "other"
     }
 
-    static func record(command: String?, outcome: String, duration: Duration) {
-        let dimensions = [("command", label(for: command)), ("outcome", outcome)]
-        Counter(label: "subscriber_sync_callbacks_total", dimensions: dimensions).increment()
-        Timer(label: "subscriber_sync_callback_duration_seconds").recordNanoseconds(duration.nanoseconds)
+    /// Made once per handler rather than per callback: creating a metric looks it up in the
+    /// backend's registry under a lock. Both label sets are bounded (`label(for:)`, outcomes).
+    private let counters = BoundedCache<String, Counter>(capacity: 512)
+    private let duration = Timer(label: "subscriber_sync_callback_duration_seconds")
+
+    func record(command: String?, outcome: String, duration elapsed: Duration) {
+        let command = Self.label(for: command)
+        let key = command + "\u{0}" + outcome
+        let counter = counters.lookup(key) ?? {
+            let counter = Counter(label: "subscriber_sync_callbacks_total", dimensions: [("command", command), ("outcome", outcome)])
+            counters.remember(key, counter)
+            return counter
+        }()
+        counter.increment()
+        duration.recordNanoseconds(elapsed.nanoseconds)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The checks that happen before a callback body is read: the app id, then the signature and its
 /// freshness. Order matters: a request for another app is refused as such even when unsigned.
 public struct CallbackVerifier: Sendable {
@@ -47,5 +49,31 @@ public struct CallbackQuery: Sendable {
         self.callbackCommand = callbackCommand
         self.sign = sign
         self.requestTime = requestTime
+    }
+
+    /// Reads the four parameters from a raw query string (`a=1&b=2`), as Hummingbird's
+    /// `queryParameters` would: the first occurrence of a key wins, values are percent-decoded
+    /// (kept as given when that fails). Only these four are looked at, which spares building a
+    /// dictionary of every parameter on each callback.
+    public init(urlQuery: String?) {
+        self.init(sdkAppID: nil)
+        guard let urlQuery else { return }
+        for pair in urlQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            let key = pair[..<(equals ?? pair.endIndex)]
+            let value = equals.map { pair[pair.index(after: $0)...] } ?? pair[pair.endIndex...]
+            func decoded() -> String {
+                let raw = String(Substring(value))
+                guard value.contains(UInt8(ascii: "%")) else { return raw }
+                return raw.removingPercentEncoding ?? raw
+            }
+            switch Substring(key) {
+            case "SdkAppid" where sdkAppID == nil: sdkAppID = decoded()
+            case "CallbackCommand" where callbackCommand == nil: callbackCommand = decoded()
+            case "Sign" where sign == nil: sign = decoded()
+            case "RequestTime" where requestTime == nil: requestTime = decoded()
+            default: continue
+            }
+        }
     }
 }

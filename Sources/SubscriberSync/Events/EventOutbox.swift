@@ -5,6 +5,8 @@ import GRDB
 /// describe, and the emitter later writes them out in `sequence` order.
 public struct EventOutbox: Sendable {
     public let sdkAppID: String
+    /// Every event of an account has the same source; encoding it once per event was measurable.
+    private let sources = BoundedCache<String, String>(capacity: 1024)
 
     public init(sdkAppID: String) {
         self.sdkAppID = sdkAppID
@@ -13,19 +15,26 @@ public struct EventOutbox: Sendable {
     /// `tencent-chat://<sdkappid>/official-accounts/<account>`, the account percent-encoded
     /// (everything but RFC 3986 unreserved characters; `@TOA#_x` becomes `%40TOA%23_x`).
     public func source(account: String) -> String {
-        "tencent-chat://\(PercentEncoding.encode(sdkAppID))/official-accounts/\(PercentEncoding.encode(account))"
+        if let known = sources.lookup(account) { return known }
+        let source = "tencent-chat://\(PercentEncoding.encode(sdkAppID))/official-accounts/\(PercentEncoding.encode(account))"
+        sources.remember(account, source)
+        return source
     }
 
     /// Records `event` inside the caller's transaction. Sequence numbers come from SQLite's
     /// AUTOINCREMENT under the single write lock, so committed sequences never have gaps.
     public func append(_ event: ChangeEvent, recordedAt: Int64, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
+        let insert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        try statement.execute(arguments: [
-            Self.newEventID(), event.type.attribute, source(account: event.account), event.subject,
-            event.time, recordedAt, String(decoding: event.data, as: UTF8.self),
-        ])
+            """))
+        insert.bind(1, Self.newEventID())
+        insert.bind(2, event.type.attribute)
+        insert.bind(3, source(account: event.account))
+        insert.bind(4, event.subject)
+        insert.bind(5, event.time)
+        insert.bind(6, recordedAt)
+        insert.bind(7, event.data)
+        try insert.execute()
     }
 
     /// A unique event id in UUID form. `UUID()` opens and reads /dev/urandom on every call (7% of
@@ -89,9 +98,9 @@ public struct StoredEvent: Sendable, FetchableRecord, Equatable {
         writer.string("source", source)
         writer.string("type", type)
         writer.string("subject", subject)
-        writer.string("time", Timestamps.rfc3339(milliseconds: time))
-        writer.string("recordedtime", Timestamps.rfc3339(milliseconds: recordedTime))
-        writer.string("sequence", Self.paddedSequence(sequence))
+        writer.plain("time") { Timestamps.appendRFC3339(milliseconds: time, to: &$0) }
+        writer.plain("recordedtime") { Timestamps.appendRFC3339(milliseconds: recordedTime, to: &$0) }
+        writer.plain("sequence") { Timestamps.appendDigits(sequence, width: 20, to: &$0) }
         writer.string("datacontenttype", "application/json")
         writer.raw("data", json: data.utf8)
         var bytes = writer.finished()
@@ -101,7 +110,8 @@ public struct StoredEvent: Sendable, FetchableRecord, Equatable {
 
     /// Twenty digits: every Int64 fits, and lexical order equals numeric order.
     static func paddedSequence(_ sequence: Int64) -> String {
-        let digits = String(sequence)
-        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+        var digits: [UInt8] = []
+        Timestamps.appendDigits(sequence, width: 20, to: &digits)
+        return String(decoding: digits, as: UTF8.self)
     }
 }

@@ -83,13 +83,17 @@ struct DriftRepair {
         let source = store.outbox.source(account: account)
         // A first sync writes hundreds of megabytes; checkpointing the WAL every few megabytes
         // would write every page twice while callbacks wait. Checkpoint once at the end instead.
-        try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let autocheckpoint = try await database.writeWithoutTransaction { db in
+            defer { try? db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+            return try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
+        }
+        let restore = "PRAGMA wal_autocheckpoint = \(autocheckpoint)"
         do {
             let added = try await addChunks(events: events, state: state, account: account, source: source)
-            try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
+            try await database.writeWithoutTransaction { try $0.execute(sql: restore) }
             return added
         } catch {
-            try? await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
+            try? await database.writeWithoutTransaction { try $0.execute(sql: restore) }
             throw error
         }
     }

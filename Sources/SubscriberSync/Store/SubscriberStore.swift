@@ -64,22 +64,30 @@ public struct SubscriberStore: Sendable {
         if let current {
             guard version > current.version else { return false }
             if current.subscribed {
-                try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?")
-                    .execute(arguments: [version, account, subscriber])
+                try Self.moveVersion(account: account, subscriber: subscriber, to: version, in: db)
                 return false
             }
         }
         // A new subscription starts with only what this fact says; an earlier subscription's fields
         // (msgFlag, customString, …) belong to that subscription, not this one.
-        try db.cachedStatement(sql: """
+        let upsert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator,
                                      subscribe_time, msg_flag, custom_string, last_send_msg_time)
             VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
             ON CONFLICT (account, subscriber) DO UPDATE SET
                 subscribed = 1, version = ?3, since = ?3, origin = ?4, operator = ?5,
                 subscribe_time = ?6, msg_flag = ?7, custom_string = ?8, last_send_msg_time = ?9
-            """).execute(arguments: [account, subscriber, version, origin.rawValue, operatorAccount,
-                                     fields.subscribeTime, fields.msgFlag, fields.customString, fields.lastSendMsgTime])
+            """))
+        upsert.bind(1, account)
+        upsert.bind(2, subscriber)
+        upsert.bind(3, version)
+        upsert.bind(4, origin.rawValue)
+        upsert.bind(5, operatorAccount)
+        upsert.bind(6, fields.subscribeTime)
+        upsert.bind(7, fields.msgFlag)
+        upsert.bind(8, fields.customString)
+        upsert.bind(9, fields.lastSendMsgTime)
+        try upsert.execute()
         try outbox.append(.subscriber(.subscribed, account: account, subscriber: subscriber, time: version, origin: origin,
                                       operatorAccount: operatorAccount, fields: fields),
                           recordedAt: recordedAt, in: db)
@@ -92,27 +100,46 @@ public struct SubscriberStore: Sendable {
     public func unsubscribe(account: String, subscriber: String, version: Int64, origin: ChangeOrigin,
                             operatorAccount: String?, recordedAt: Int64, in db: Database) throws -> Bool {
         guard let current = try SubscriberRow.fetch(account: account, subscriber: subscriber, in: db) else {
-            try db.cachedStatement(sql: """
+            let insert = BoundStatement(try db.cachedStatement(sql: """
                 INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator)
                 VALUES (?, ?, 0, ?, NULL, ?, ?)
-                """).execute(arguments: [account, subscriber, version, origin.rawValue, operatorAccount])
+                """))
+            insert.bind(1, account)
+            insert.bind(2, subscriber)
+            insert.bind(3, version)
+            insert.bind(4, origin.rawValue)
+            insert.bind(5, operatorAccount)
+            try insert.execute()
             return false
         }
         if current.subscribed {
             guard version >= current.version else { return false }
         } else {
             guard version > current.version else { return false }
-            try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?")
-                .execute(arguments: [version, account, subscriber])
+            try Self.moveVersion(account: account, subscriber: subscriber, to: version, in: db)
             return false
         }
-        try db.cachedStatement(sql: """
+        let update = BoundStatement(try db.cachedStatement(sql: """
             UPDATE subscribers SET subscribed = 0, version = ?, origin = ?, operator = ? WHERE account = ? AND subscriber = ?
-            """).execute(arguments: [version, origin.rawValue, operatorAccount, account, subscriber])
+            """))
+        update.bind(1, version)
+        update.bind(2, origin.rawValue)
+        update.bind(3, operatorAccount)
+        update.bind(4, account)
+        update.bind(5, subscriber)
+        try update.execute()
         try outbox.append(.subscriber(.unsubscribed, account: account, subscriber: subscriber, time: version, origin: origin,
                                       operatorAccount: operatorAccount, fields: current.fields),
                           recordedAt: recordedAt, in: db)
         return true
+    }
+
+    private static func moveVersion(account: String, subscriber: String, to version: Int64, in db: Database) throws {
+        let update = BoundStatement(try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?"))
+        update.bind(1, version)
+        update.bind(2, account)
+        update.bind(3, subscriber)
+        try update.execute()
     }
 
     /// What a listing says about someone already subscribed. A value that differs from one the
@@ -169,12 +196,16 @@ public struct SubscriberStore: Sendable {
     /// account is known), as this runs for every callback.
     @discardableResult
     public func rememberAccount(_ account: String, seenAt: Int64, in db: Database) throws -> Int64? {
-        let known = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(destroyed_at, -1) FROM accounts WHERE account = ?"),
-                                       arguments: [account])
-        guard let known else {
-            try db.cachedStatement(sql: "INSERT INTO accounts (account, first_seen) VALUES (?, ?)").execute(arguments: [account, seenAt])
+        let lookup = BoundStatement(try db.cachedStatement(sql: "SELECT COALESCE(destroyed_at, -1) FROM accounts WHERE account = ?"))
+        lookup.bind(1, account)
+        guard try lookup.step() else {
+            let insert = BoundStatement(try db.cachedStatement(sql: "INSERT INTO accounts (account, first_seen) VALUES (?, ?)"))
+            insert.bind(1, account)
+            insert.bind(2, seenAt)
+            try insert.execute()
             return nil
         }
+        let known = lookup.int64(0)
         return known == -1 ? nil : known
     }
 
@@ -191,14 +222,17 @@ struct SubscriberRow {
     var fields: SubscriberFields
 
     static func fetch(account: String, subscriber: String, in db: Database) throws -> SubscriberRow? {
-        let statement = try db.cachedStatement(sql: """
+        let statement = BoundStatement(try db.cachedStatement(sql: """
             SELECT subscribed, version, subscribe_time, msg_flag, custom_string, last_send_msg_time
             FROM subscribers WHERE account = ? AND subscriber = ?
-            """)
-        guard let row = try Row.fetchOne(statement, arguments: [account, subscriber]) else { return nil }
+            """))
+        statement.bind(1, account)
+        statement.bind(2, subscriber)
+        guard try statement.step() else { return nil }
         return SubscriberRow(
-            subscribed: row[0], version: row[1],
-            fields: SubscriberFields(subscribeTime: row[2], msgFlag: row[3], customString: row[4], lastSendMsgTime: row[5])
+            subscribed: statement.int64(0) != 0, version: statement.int64(1),
+            fields: SubscriberFields(subscribeTime: statement.optionalInt64(2), msgFlag: statement.optionalString(3),
+                                     customString: statement.optionalString(4), lastSendMsgTime: statement.optionalInt64(5))
         )
     }
 }

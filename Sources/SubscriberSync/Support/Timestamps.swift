@@ -8,16 +8,55 @@ import Darwin
 public enum Timestamps {
     /// RFC 3339 in UTC with milliseconds, e.g. `2022-12-09T08:26:54.123Z`.
     public static func rfc3339(milliseconds: Int64) -> String {
+        var bytes: [UInt8] = []
+        appendRFC3339(milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `rfc3339(milliseconds:)` appended as bytes: every event line carries two of them.
+    static func appendRFC3339(milliseconds: Int64, to bytes: inout [UInt8]) {
+        appendStamp(milliseconds: milliseconds, separators: "--T::.Z", to: &bytes)
+    }
+
+    /// Year, month, day, hour, minute, second and millisecond, each followed by the matching byte
+    /// of `separators` (a NUL byte writes nothing).
+    private static func appendStamp(milliseconds: Int64, separators: StaticString, to bytes: inout [UInt8]) {
         let (seconds, millis) = milliseconds.floorDivided(by: 1000)
         let c = civil(seconds: seconds)
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(Int(millis), 3))Z"
+        let fields = [(c.year, 4), (c.month, 2), (c.day, 2), (c.hour, 2), (c.minute, 2), (c.second, 2), (Int(millis), 3)]
+        let after = UnsafeBufferPointer(start: separators.utf8Start, count: separators.utf8CodeUnitCount)
+        for (index, field) in fields.enumerated() {
+            appendDigits(field.0, width: field.1, to: &bytes)
+            if after[index] != 0 { bytes.append(after[index]) }
+        }
+    }
+
+    /// Decimal digits of a non-negative `value`, zero-padded to at least `width`; a negative year
+    /// (accepted input never has one) keeps its sign through `String`.
+    static func appendDigits<Value: BinaryInteger>(_ value: Value, width: Int, to bytes: inout [UInt8]) {
+        guard value >= 0 else {
+            bytes.append(contentsOf: String(value).utf8)
+            return
+        }
+        let rest = UInt64(value)
+        var divisor: UInt64 = 1
+        var count = 1
+        while rest / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        for _ in count..<max(count, width) { bytes.append(UInt8(ascii: "0")) }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            divisor /= 10
+        }
     }
 
     /// A compact UTC stamp for file names, e.g. `20221209T082654.123Z`.
     public static func fileStamp(milliseconds: Int64) -> String {
-        let (seconds, millis) = milliseconds.floorDivided(by: 1000)
-        let c = civil(seconds: seconds)
-        return "\(pad(c.year, 4))\(pad(c.month, 2))\(pad(c.day, 2))T\(pad(c.hour, 2))\(pad(c.minute, 2))\(pad(c.second, 2)).\(pad(Int(millis), 3))Z"
+        var bytes: [UInt8] = []
+        appendStamp(milliseconds: milliseconds, separators: "\0\0T\0\0.Z", to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private struct Civil { var year, month, day, hour, minute, second: Int }
@@ -39,11 +78,6 @@ public enum Timestamps {
             year: Int(year), month: Int(month), day: Int(day),
             hour: Int(secondOfDay / 3600), minute: Int(secondOfDay % 3600 / 60), second: Int(secondOfDay % 60)
         )
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }
 

@@ -56,4 +56,9 @@ import Testing
         #expect(Timestamps.rfc3339(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
         #expect(Timestamps.rfc3339(milliseconds: 253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
     }
+
+    @Test func fileStamp() {
+        #expect(Timestamps.fileStamp(milliseconds: 1_670_574_414_123) == "20221209T082654.123Z")
+        #expect(Timestamps.fileStamp(milliseconds: 5) == "19700101T000000.005Z")
+    }
 }

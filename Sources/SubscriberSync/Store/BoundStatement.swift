@@ -1,0 +1,80 @@
+import GRDB
+import GRDBSQLite
+
+/// Binds and steps one of GRDB's cached statements through the SQLite C API. The callback path
+/// runs a handful of statements per subscriber inside the single writer; GRDB's general-purpose
+/// arguments (an array of boxed values) and rows (a class per fetch) cost more there than SQLite's
+/// own work. GRDB still prepares, caches and finalizes the statements.
+struct BoundStatement: ~Copyable {
+    private let handle: OpaquePointer
+    private let statement: Statement
+
+    init(_ statement: Statement) {
+        self.statement = statement
+        handle = statement.sqliteStatement
+    }
+
+    deinit {
+        sqlite3_reset(handle)
+    }
+
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    /// An empty string must still bind as text: SQLite reads a null pointer as NULL.
+    private func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        let start = (bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)).assumingMemoryBound(to: CChar.self)
+        _ = sqlite3_bind_text(handle, index, start, Int32(bytes.count), Self.transient)
+    }
+
+    func bind(_ index: Int32, _ value: String) {
+        var value = value
+        value.withUTF8 { bindText(index, UnsafeRawBufferPointer($0)) }
+    }
+
+    func bind(_ index: Int32, _ value: String?) {
+        if let value { bind(index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    func bind(_ index: Int32, _ value: Int64?) {
+        if let value { bind(index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    func bind(_ index: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { bindText(index, $0) }
+    }
+
+    /// Steps once: true when a row is available, false when the statement is done.
+    func step() throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code:
+            let connection = sqlite3_db_handle(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
+                                sql: statement.sql)
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func execute() throws {
+        while try step() {}
+    }
+
+    func int64(_ column: Int32) -> Int64 {
+        sqlite3_column_int64(handle, column)
+    }
+
+    func optionalInt64(_ column: Int32) -> Int64? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    func optionalString(_ column: Int32) -> String? {
+        guard let text = sqlite3_column_text(handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+}
