@@ -62,8 +62,9 @@ public struct CallbackHandler: Sendable {
         do {
             let store = self.store
             let clock = self.clock
+            let prepared = store.prepare(command)
             result = try await commits.submit { db in
-                try store.apply(command, recordedAt: clock.nowMilliseconds(), in: db)
+                try store.apply(prepared, recordedAt: clock.nowMilliseconds(), in: db)
             }
         } catch {
             logger.error("could not commit callback", metadata: ["error": "\(error)"])

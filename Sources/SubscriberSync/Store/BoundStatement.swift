@@ -64,6 +64,11 @@ struct BoundStatement: ~Copyable {
         while try step() {}
     }
 
+    /// Rows inserted, updated or deleted by the last completed statement of the connection.
+    var changes: Int {
+        Int(sqlite3_changes(sqlite3_db_handle(handle)))
+    }
+
     func int64(_ column: Int32) -> Int64 {
         sqlite3_column_int64(handle, column)
     }

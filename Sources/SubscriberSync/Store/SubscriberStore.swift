@@ -25,12 +25,37 @@ public struct SubscriberStore: Sendable {
         }
     }
 
-    public func apply(_ command: CallbackCommand, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+    /// A callback with the `data` of its events rendered in advance, so that the single writer
+    /// does not spend its time on JSON: for each subscriber of a subscribe or unsubscribe, the
+    /// data of an event about a subscriber whose fields are unknown, which is what webhooks know.
+    public struct PreparedCallback: Sendable {
+        public let command: CallbackCommand
+        let dataWithoutFields: [[UInt8]]
+    }
+
+    public func prepare(_ command: CallbackCommand) -> PreparedCallback {
         switch command {
+        case .subscribersAdded(let callback), .subscribersDeleted(let callback):
+            let data = callback.subscribers.map { subscriber in
+                ChangeEvent.subscriber(.subscribed, account: callback.account, subscriber: subscriber, time: callback.eventTime,
+                                       origin: .webhook, operatorAccount: callback.operatorAccount, fields: .unknown).data
+            }
+            return PreparedCallback(command: command, dataWithoutFields: data)
+        case .accountDestroyed, .beforeAddSubscriber, .other:
+            return PreparedCallback(command: command, dataWithoutFields: [])
+        }
+    }
+
+    public func apply(_ command: CallbackCommand, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        try apply(prepare(command), recordedAt: recordedAt, in: db)
+    }
+
+    public func apply(_ prepared: PreparedCallback, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        switch prepared.command {
         case .subscribersAdded(let callback):
-            return try apply(callback, subscribe: true, recordedAt: recordedAt, in: db)
+            return try apply(callback, subscribe: true, data: prepared.dataWithoutFields, recordedAt: recordedAt, in: db)
         case .subscribersDeleted(let callback):
-            return try apply(callback, subscribe: false, recordedAt: recordedAt, in: db)
+            return try apply(callback, subscribe: false, data: prepared.dataWithoutFields, recordedAt: recordedAt, in: db)
         case .accountDestroyed(let account, let eventTime):
             return try destroyAccount(account, at: eventTime, recordedAt: recordedAt, in: db)
         case .beforeAddSubscriber, .other:
@@ -38,38 +63,34 @@ public struct SubscriberStore: Sendable {
         }
     }
 
-    private func apply(_ callback: SubscriberCallback, subscribe: Bool, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+    private func apply(_ callback: SubscriberCallback, subscribe: Bool, data: [[UInt8]], recordedAt: Int64, in db: Database) throws -> ApplyResult {
         if let destroyedAt = try rememberAccount(callback.account, seenAt: recordedAt, in: db), callback.eventTime <= destroyedAt {
             return ApplyResult(ignored: callback.subscribers.count)
         }
         var result = ApplyResult()
-        for subscriber in callback.subscribers {
+        for (subscriber, data) in zip(callback.subscribers, data) {
             let changed = subscribe
                 ? try self.subscribe(account: callback.account, subscriber: subscriber, version: callback.eventTime,
-                                     origin: .webhook, operatorAccount: callback.operatorAccount, recordedAt: recordedAt, in: db)
+                                     origin: .webhook, operatorAccount: callback.operatorAccount, renderedData: data,
+                                     recordedAt: recordedAt, in: db)
                 : try unsubscribe(account: callback.account, subscriber: subscriber, version: callback.eventTime,
-                                  origin: .webhook, operatorAccount: callback.operatorAccount, recordedAt: recordedAt, in: db)
+                                  origin: .webhook, operatorAccount: callback.operatorAccount, dataWithoutFields: data,
+                                  recordedAt: recordedAt, in: db)
             if changed { result.changed += 1 } else { result.ignored += 1 }
         }
         return result
     }
 
     /// Applies "subscribed at `version`". Returns whether the stored state changed (a version-only
-    /// move for someone already subscribed does not count).
+    /// move for someone already subscribed does not count). `renderedData`, when given, is the
+    /// event's `data` for exactly these arguments.
     @discardableResult
     public func subscribe(account: String, subscriber: String, version: Int64, origin: ChangeOrigin,
-                          operatorAccount: String?, fields: SubscriberFields = .unknown,
+                          operatorAccount: String?, fields: SubscriberFields = .unknown, renderedData: [UInt8]? = nil,
                           recordedAt: Int64, in db: Database) throws -> Bool {
-        let current = try SubscriberRow.fetch(account: account, subscriber: subscriber, in: db)
-        if let current {
-            guard version > current.version else { return false }
-            if current.subscribed {
-                try Self.moveVersion(account: account, subscriber: subscriber, to: version, in: db)
-                return false
-            }
-        }
-        // A new subscription starts with only what this fact says; an earlier subscription's fields
-        // (msgFlag, customString, …) belong to that subscription, not this one.
+        // One statement decides the common cases: a subscriber never seen, or one who left before
+        // `version`, is (re)subscribed. A new subscription starts with only what this fact says; an
+        // earlier subscription's fields (msgFlag, customString, …) belong to that subscription.
         let upsert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator,
                                      subscribe_time, msg_flag, custom_string, last_send_msg_time)
@@ -77,6 +98,7 @@ public struct SubscriberStore: Sendable {
             ON CONFLICT (account, subscriber) DO UPDATE SET
                 subscribed = 1, version = ?3, since = ?3, origin = ?4, operator = ?5,
                 subscribe_time = ?6, msg_flag = ?7, custom_string = ?8, last_send_msg_time = ?9
+            WHERE subscribers.subscribed = 0 AND subscribers.version < ?3
             """))
         upsert.bind(1, account)
         upsert.bind(2, subscriber)
@@ -88,17 +110,31 @@ public struct SubscriberStore: Sendable {
         upsert.bind(8, fields.customString)
         upsert.bind(9, fields.lastSendMsgTime)
         try upsert.execute()
-        try outbox.append(.subscriber(.subscribed, account: account, subscriber: subscriber, time: version, origin: origin,
-                                      operatorAccount: operatorAccount, fields: fields),
-                          recordedAt: recordedAt, in: db)
+        guard upsert.changes > 0 else {
+            // Already subscribed: a newer fact only moves the version. Otherwise it is stale.
+            let move = BoundStatement(try db.cachedStatement(sql: """
+                UPDATE subscribers SET version = ?3 WHERE account = ?1 AND subscriber = ?2 AND subscribed = 1 AND version < ?3
+                """))
+            move.bind(1, account)
+            move.bind(2, subscriber)
+            move.bind(3, version)
+            try move.execute()
+            return false
+        }
+        let event = renderedData.map { ChangeEvent(type: .subscribed, account: account, subject: subscriber, time: version, data: $0) }
+            ?? .subscriber(.subscribed, account: account, subscriber: subscriber, time: version, origin: origin,
+                           operatorAccount: operatorAccount, fields: fields)
+        try outbox.append(event, recordedAt: recordedAt, in: db)
         return true
     }
 
     /// Applies "unsubscribed at `version`". A never-seen subscriber gets a tombstone (so that an
     /// older subscribe arriving later stays out) but no event: nobody downstream saw them subscribe.
+    /// `dataWithoutFields`, when given, is the event's `data` for these arguments if the store
+    /// knows none of the subscriber's fields.
     @discardableResult
     public func unsubscribe(account: String, subscriber: String, version: Int64, origin: ChangeOrigin,
-                            operatorAccount: String?, recordedAt: Int64, in db: Database) throws -> Bool {
+                            operatorAccount: String?, dataWithoutFields: [UInt8]? = nil, recordedAt: Int64, in db: Database) throws -> Bool {
         guard let current = try SubscriberRow.fetch(account: account, subscriber: subscriber, in: db) else {
             let insert = BoundStatement(try db.cachedStatement(sql: """
                 INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator)
@@ -128,8 +164,11 @@ public struct SubscriberStore: Sendable {
         update.bind(4, account)
         update.bind(5, subscriber)
         try update.execute()
-        try outbox.append(.subscriber(.unsubscribed, account: account, subscriber: subscriber, time: version, origin: origin,
-                                      operatorAccount: operatorAccount, fields: current.fields),
+        let event = current.fields == .unknown
+            ? dataWithoutFields.map { ChangeEvent(type: .unsubscribed, account: account, subject: subscriber, time: version, data: $0) }
+            : nil
+        try outbox.append(event ?? .subscriber(.unsubscribed, account: account, subscriber: subscriber, time: version, origin: origin,
+                                               operatorAccount: operatorAccount, fields: current.fields),
                           recordedAt: recordedAt, in: db)
         return true
     }

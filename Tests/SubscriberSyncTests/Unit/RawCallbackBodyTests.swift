@@ -76,8 +76,8 @@ import Testing
     }
 
     /// Differential check against Foundation's parser: random JSON objects, then random one-byte
-    /// edits of them; both must agree on "is this a JSON object". Escapes of surrogates are left
-    /// out, where parsers legitimately differ.
+    /// edits of them; both must agree on "is this a JSON object". Escapes of surrogates and
+    /// trailing commas are left out, where the two legitimately differ.
     @Test func agreesWithJSONSerializationOnValidity() throws {
         var generator = SystemRandomNumberGenerator()
         var compared = 0
@@ -95,7 +95,8 @@ import Testing
                 guard let edited = String(validating: bytes, as: UTF8.self) else { continue }
                 text = edited
             }
-            if text.contains("\\u") { continue }
+            // Foundation also accepts a trailing comma (`{"a":1,}`), which RFC 8259 does not.
+            if text.contains("\\u") || text.contains(/,\s*[}\]]/) { continue }
             let foundation = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any]
             #expect((read(text) != nil) == foundation, "disagree on: \(text)")
             compared += 1
