@@ -15,10 +15,30 @@ public struct EventOutbox: Sendable {
     /// `tencent-chat://<sdkappid>/official-accounts/<account>`, the account percent-encoded
     /// (everything but RFC 3986 unreserved characters; `@TOA#_x` becomes `%40TOA%23_x`).
     public func source(account: String) -> String {
+        Self.expandSource(storedSource(account: account))
+    }
+
+    /// How rows store their `source` and `type`: `<sdkappid>/<encoded account>` and the type
+    /// without its prefix. A first sync writes a million rows, and the full strings were a fifth
+    /// of each row's bytes. Rows written before this was introduced hold the full strings; both
+    /// read back the same (`StoredEvent`).
+    func storedSource(account: String) -> String {
         if let known = sources.lookup(account) { return known }
-        let source = "tencent-chat://\(PercentEncoding.encode(sdkAppID))/official-accounts/\(PercentEncoding.encode(account))"
+        let source = "\(PercentEncoding.encode(sdkAppID))/\(PercentEncoding.encode(account))"
         sources.remember(account, source)
         return source
+    }
+
+    static let sourceScheme = "tencent-chat://"
+
+    static func expandSource(_ stored: String) -> String {
+        if stored.hasPrefix(sourceScheme) { return stored }
+        guard let slash = stored.firstIndex(of: "/") else { return sourceScheme + stored }
+        return "\(sourceScheme)\(stored[..<slash])/official-accounts/\(stored[stored.index(after: slash)...])"
+    }
+
+    static func expandType(_ stored: String) -> String {
+        stored.hasPrefix(EventType.prefix) ? stored : EventType.prefix + stored
     }
 
     /// Records `event` inside the caller's transaction. Sequence numbers come from SQLite's
@@ -28,8 +48,8 @@ public struct EventOutbox: Sendable {
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
             """))
         insert.bind(1, Self.newEventID())
-        insert.bind(2, event.type.attribute)
-        insert.bind(3, source(account: event.account))
+        insert.bind(2, event.type.rawValue)
+        insert.bind(3, storedSource(account: event.account))
         insert.bind(4, event.subject)
         insert.bind(5, event.time)
         insert.bind(6, recordedAt)
@@ -82,8 +102,8 @@ public struct StoredEvent: Sendable, FetchableRecord, Equatable {
     public init(row: Row) {
         sequence = row[0]
         id = row[1]
-        type = row[2]
-        source = row[3]
+        type = EventOutbox.expandType(row[2])
+        source = EventOutbox.expandSource(row[3])
         subject = row[4]
         time = row[5]
         recordedTime = row[6]

@@ -43,6 +43,29 @@ import Testing
         try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    @Test func rowsStoreCompactTypeAndSourceAndOlderRowsReadTheSame() throws {
+        try addSubscribers(1)
+        let stored = try #require(try database.read { try Row.fetchOne($0, sql: "SELECT type, source FROM outbox") })
+        #expect(stored["type"] as String == "subscriber.subscribed")
+        #expect(stored["source"] as String == "1400000000/%40TOA%23_a")
+        // A row from before the compact form, with the full strings, reads back the same way.
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
+                SELECT 'legacy', 'io.subscriber-sync.subscriber.subscribed',
+                       'tencent-chat://1400000000/official-accounts/%40TOA%23_a', subject, time, recorded_time, data
+                FROM outbox
+                """)
+        }
+        let events = try database.read { try EventOutbox.events(after: 0, limit: 10, in: $0) }
+        try #require(events.count == 2)
+        #expect(events[0].type == events[1].type)
+        #expect(events[0].source == events[1].source)
+        #expect(events[0].source == store.outbox.source(account: "@TOA#_a"))
+        #expect(events[0].type == EventType.subscribed.attribute)
+        #expect(EventOutbox.expandSource("9/%2F") == "tencent-chat://9/official-accounts/%2F")
+    }
+
     @Test func lineIsACloudEvent() throws {
         try addSubscribers(1)
         let event = try #require(try database.read { try EventOutbox.events(after: 0, limit: 1, in: $0) }.first)
