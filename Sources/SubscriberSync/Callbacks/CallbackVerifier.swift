@@ -57,22 +57,31 @@ public struct CallbackQuery: Sendable {
     /// dictionary of every parameter on each callback.
     public init(urlQuery: String?) {
         self.init(sdkAppID: nil)
-        guard let urlQuery else { return }
-        for pair in urlQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
-            let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            let key = pair[..<(equals ?? pair.endIndex)]
-            let value = equals.map { pair[pair.index(after: $0)...] } ?? pair[pair.endIndex...]
-            func decoded() -> String {
-                let raw = String(Substring(value))
-                guard value.contains(UInt8(ascii: "%")) else { return raw }
-                return raw.removingPercentEncoding ?? raw
-            }
-            switch Substring(key) {
-            case "SdkAppid" where sdkAppID == nil: sdkAppID = decoded()
-            case "CallbackCommand" where callbackCommand == nil: callbackCommand = decoded()
-            case "Sign" where sign == nil: sign = decoded()
-            case "RequestTime" where requestTime == nil: requestTime = decoded()
-            default: continue
+        guard var urlQuery else { return }
+        urlQuery.withUTF8 { bytes in
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "&") { end += 1 }
+                var equals = start
+                while equals < end, bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+                let key = UnsafeBufferPointer(rebasing: bytes[start..<equals])
+                let value = UnsafeBufferPointer(rebasing: bytes[min(equals + 1, end)..<end])
+                func decoded() -> String {
+                    let raw = String(decoding: value, as: UTF8.self)
+                    guard value.contains(UInt8(ascii: "%")) else { return raw }
+                    return raw.removingPercentEncoding ?? raw
+                }
+                if sdkAppID == nil, key.elementsEqual("SdkAppid".utf8) {
+                    sdkAppID = decoded()
+                } else if callbackCommand == nil, key.elementsEqual("CallbackCommand".utf8) {
+                    callbackCommand = decoded()
+                } else if sign == nil, key.elementsEqual("Sign".utf8) {
+                    sign = decoded()
+                } else if requestTime == nil, key.elementsEqual("RequestTime".utf8) {
+                    requestTime = decoded()
+                }
+                start = end + 1
             }
         }
     }
