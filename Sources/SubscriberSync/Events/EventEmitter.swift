@@ -134,21 +134,7 @@ public final class EventEmitter: Service {
             try sink.sync()
         }
         Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)
-        let stillHolding = try await database.writeWithoutTransaction { db in
-            // The checkpoint needs no fsync of its own: losing it to a power cut only re-emits
-            // these events (delivery is at least once), and the next callback commit syncs the WAL
-            // anyway. Its own sync would hold the single writer, and every callback behind it,
-            // for a disk flush per emitter batch.
-            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 2
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = \(level)") }
-            var holding = false
-            try db.inTransaction {
-                holding = try self.lease.advance(checkpoint: last.sequence, in: db)
-                return .commit
-            }
-            return holding
-        }
+        let stillHolding = try await database.write { try self.lease.advance(checkpoint: last.sequence, in: $0) }
         holding.store(stillHolding, ordering: .relaxed)
         if !stillHolding {
             logger.warning("lost the event emitter lease; another process emits from here")

@@ -47,13 +47,13 @@ public struct EventOutbox: Sendable {
         let insert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
             """))
-        insert.bind(1, Self.newEventID())
-        insert.bind(2, event.type.rawValue)
-        insert.bind(3, storedSource(account: event.account))
-        insert.bind(4, event.subject)
-        insert.bind(5, event.time)
-        insert.bind(6, recordedAt)
-        insert.bind(7, event.data)
+        try insert.bind(1, Self.newEventID())
+        try insert.bind(2, event.type.rawValue)
+        try insert.bind(3, storedSource(account: event.account))
+        try insert.bind(4, event.subject)
+        try insert.bind(5, event.time)
+        try insert.bind(6, recordedAt)
+        try insert.bind(7, event.data)
         try insert.execute()
     }
 

@@ -84,11 +84,10 @@ struct DriftRepair {
         // A first sync writes hundreds of megabytes. The writer's own checkpoints, every few
         // megabytes, would each hold the write lock (and callbacks) while copying; a second
         // connection copies beside the inserts instead (measured: 1.8 s less for a million).
-        let autocheckpoint = try await database.writeWithoutTransaction { db in
-            defer { try? db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
-            return try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
-        }
-        let restore = "PRAGMA wal_autocheckpoint = \(autocheckpoint)"
+        try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        // SQLite's default, written back as a constant: a pass interrupted before it could restore
+        // the setting is repaired by the next one.
+        let restore = "PRAGMA wal_autocheckpoint = 1000"
         do {
             let added = try await BackgroundCheckpoint.during(writes: database) {
                 try await addChunks(events: events, state: state, account: account, source: source)

@@ -21,30 +21,37 @@ struct BoundStatement: ~Copyable {
     private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
     /// An empty string must still bind as text: SQLite reads a null pointer as NULL.
-    private func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+    private func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer) throws {
         let start = (bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)).assumingMemoryBound(to: CChar.self)
-        _ = sqlite3_bind_text(handle, index, start, Int32(bytes.count), Self.transient)
+        try check(sqlite3_bind_text(handle, index, start, Int32(bytes.count), Self.transient))
     }
 
-    func bind(_ index: Int32, _ value: String) {
+    /// A failed bind must not let the statement run with the previous caller's value.
+    private func check(_ code: Int32) throws {
+        guard code == SQLITE_OK else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind a parameter", sql: statement.sql)
+        }
+    }
+
+    func bind(_ index: Int32, _ value: String) throws {
         var value = value
-        value.withUTF8 { bindText(index, UnsafeRawBufferPointer($0)) }
+        try value.withUTF8 { try bindText(index, UnsafeRawBufferPointer($0)) }
     }
 
-    func bind(_ index: Int32, _ value: String?) {
-        if let value { bind(index, value) } else { sqlite3_bind_null(handle, index) }
+    func bind(_ index: Int32, _ value: String?) throws {
+        if let value { try bind(index, value) } else { try check(sqlite3_bind_null(handle, index)) }
     }
 
-    func bind(_ index: Int32, _ value: Int64) {
-        sqlite3_bind_int64(handle, index, value)
+    func bind(_ index: Int32, _ value: Int64) throws {
+        try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    func bind(_ index: Int32, _ value: Int64?) {
-        if let value { bind(index, value) } else { sqlite3_bind_null(handle, index) }
+    func bind(_ index: Int32, _ value: Int64?) throws {
+        if let value { try bind(index, value) } else { try check(sqlite3_bind_null(handle, index)) }
     }
 
-    func bind(_ index: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { bindText(index, $0) }
+    func bind(_ index: Int32, _ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try bindText(index, $0) }
     }
 
     /// Steps once: true when a row is available, false when the statement is done.

@@ -20,6 +20,7 @@ public final class CommitQueue: Sendable {
     private let pending = BlockingQueue<Pending>()
 
     public init(writer: any DatabaseWriter, maxBatch: Int = 512) {
+        precondition(maxBatch > 0, "a commit batch holds at least one callback")
         let pending = self.pending
         Thread {
             Thread.current.name = "commit-queue"

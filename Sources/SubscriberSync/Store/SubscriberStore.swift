@@ -68,6 +68,7 @@ public struct SubscriberStore: Sendable {
             return ApplyResult(ignored: callback.subscribers.count)
         }
         var result = ApplyResult()
+        let data: [[UInt8]?] = data.count == callback.subscribers.count ? data : Array(repeating: nil, count: callback.subscribers.count)
         for (subscriber, data) in zip(callback.subscribers, data) {
             let changed = subscribe
                 ? try self.subscribe(account: callback.account, subscriber: subscriber, version: callback.eventTime,
@@ -100,24 +101,24 @@ public struct SubscriberStore: Sendable {
                 subscribe_time = ?6, msg_flag = ?7, custom_string = ?8, last_send_msg_time = ?9
             WHERE subscribers.subscribed = 0 AND subscribers.version < ?3
             """))
-        upsert.bind(1, account)
-        upsert.bind(2, subscriber)
-        upsert.bind(3, version)
-        upsert.bind(4, origin.rawValue)
-        upsert.bind(5, operatorAccount)
-        upsert.bind(6, fields.subscribeTime)
-        upsert.bind(7, fields.msgFlag)
-        upsert.bind(8, fields.customString)
-        upsert.bind(9, fields.lastSendMsgTime)
+        try upsert.bind(1, account)
+        try upsert.bind(2, subscriber)
+        try upsert.bind(3, version)
+        try upsert.bind(4, origin.rawValue)
+        try upsert.bind(5, operatorAccount)
+        try upsert.bind(6, fields.subscribeTime)
+        try upsert.bind(7, fields.msgFlag)
+        try upsert.bind(8, fields.customString)
+        try upsert.bind(9, fields.lastSendMsgTime)
         try upsert.execute()
         guard upsert.changes > 0 else {
             // Already subscribed: a newer fact only moves the version. Otherwise it is stale.
             let move = BoundStatement(try db.cachedStatement(sql: """
                 UPDATE subscribers SET version = ?3 WHERE account = ?1 AND subscriber = ?2 AND subscribed = 1 AND version < ?3
                 """))
-            move.bind(1, account)
-            move.bind(2, subscriber)
-            move.bind(3, version)
+            try move.bind(1, account)
+            try move.bind(2, subscriber)
+            try move.bind(3, version)
             try move.execute()
             return false
         }
@@ -140,11 +141,11 @@ public struct SubscriberStore: Sendable {
                 INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin, operator)
                 VALUES (?, ?, 0, ?, NULL, ?, ?)
                 """))
-            insert.bind(1, account)
-            insert.bind(2, subscriber)
-            insert.bind(3, version)
-            insert.bind(4, origin.rawValue)
-            insert.bind(5, operatorAccount)
+            try insert.bind(1, account)
+            try insert.bind(2, subscriber)
+            try insert.bind(3, version)
+            try insert.bind(4, origin.rawValue)
+            try insert.bind(5, operatorAccount)
             try insert.execute()
             return false
         }
@@ -158,11 +159,11 @@ public struct SubscriberStore: Sendable {
         let update = BoundStatement(try db.cachedStatement(sql: """
             UPDATE subscribers SET subscribed = 0, version = ?, origin = ?, operator = ? WHERE account = ? AND subscriber = ?
             """))
-        update.bind(1, version)
-        update.bind(2, origin.rawValue)
-        update.bind(3, operatorAccount)
-        update.bind(4, account)
-        update.bind(5, subscriber)
+        try update.bind(1, version)
+        try update.bind(2, origin.rawValue)
+        try update.bind(3, operatorAccount)
+        try update.bind(4, account)
+        try update.bind(5, subscriber)
         try update.execute()
         let event = current.fields == .unknown
             ? dataWithoutFields.map { ChangeEvent(type: .unsubscribed, account: account, subject: subscriber, time: version, data: $0) }
@@ -175,9 +176,9 @@ public struct SubscriberStore: Sendable {
 
     private static func moveVersion(account: String, subscriber: String, to version: Int64, in db: Database) throws {
         let update = BoundStatement(try db.cachedStatement(sql: "UPDATE subscribers SET version = ? WHERE account = ? AND subscriber = ?"))
-        update.bind(1, version)
-        update.bind(2, account)
-        update.bind(3, subscriber)
+        try update.bind(1, version)
+        try update.bind(2, account)
+        try update.bind(3, subscriber)
         try update.execute()
     }
 
@@ -236,11 +237,11 @@ public struct SubscriberStore: Sendable {
     @discardableResult
     public func rememberAccount(_ account: String, seenAt: Int64, in db: Database) throws -> Int64? {
         let lookup = BoundStatement(try db.cachedStatement(sql: "SELECT COALESCE(destroyed_at, -1) FROM accounts WHERE account = ?"))
-        lookup.bind(1, account)
+        try lookup.bind(1, account)
         guard try lookup.step() else {
             let insert = BoundStatement(try db.cachedStatement(sql: "INSERT INTO accounts (account, first_seen) VALUES (?, ?)"))
-            insert.bind(1, account)
-            insert.bind(2, seenAt)
+            try insert.bind(1, account)
+            try insert.bind(2, seenAt)
             try insert.execute()
             return nil
         }
@@ -265,8 +266,8 @@ struct SubscriberRow {
             SELECT subscribed, version, subscribe_time, msg_flag, custom_string, last_send_msg_time
             FROM subscribers WHERE account = ? AND subscriber = ?
             """))
-        statement.bind(1, account)
-        statement.bind(2, subscriber)
+        try statement.bind(1, account)
+        try statement.bind(2, subscriber)
         guard try statement.step() else { return nil }
         return SubscriberRow(
             subscribed: statement.int64(0) != 0, version: statement.int64(1),

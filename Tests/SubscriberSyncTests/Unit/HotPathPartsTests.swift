@@ -63,22 +63,24 @@ import Testing
         let queue = try DatabaseQueue()
         try queue.write { db in
             let statement = BoundStatement(try db.cachedStatement(sql: "SELECT ? IS NULL, length(?), ?, ?"))
-            statement.bind(1, "")
-            statement.bind(2, "héllo")
-            statement.bind(3, nil as String?)
-            statement.bind(4, Int64.min)
+            try statement.bind(1, "")
+            try statement.bind(2, "héllo")
+            try statement.bind(3, nil as String?)
+            try statement.bind(4, Int64.min)
             #expect(try statement.step())
             #expect(statement.int64(0) == 0)
             #expect(statement.int64(1) == 5)
             #expect(statement.optionalString(2) == nil)
             #expect(statement.optionalInt64(3) == Int64.min)
             #expect(try !statement.step())
+            // A parameter that does not exist is an error, not a silently unbound value.
+            #expect(throws: DatabaseError.self) { try statement.bind(9, "x") }
         }
         // A failing statement reports SQLite's error.
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE t (x TEXT NOT NULL)")
             let insert = BoundStatement(try db.cachedStatement(sql: "INSERT INTO t (x) VALUES (?)"))
-            insert.bind(1, nil as String?)
+            try insert.bind(1, nil as String?)
             #expect(throws: DatabaseError.self) { try insert.execute() }
         }
     }
