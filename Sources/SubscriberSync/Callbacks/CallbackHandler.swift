@@ -98,12 +98,17 @@ final class CallbackMetrics: Sendable {
 
     /// Made once per handler rather than per callback: creating a metric looks it up in the
     /// backend's registry under a lock. Both label sets are bounded (`label(for:)`, outcomes).
-    private let counters = BoundedCache<String, Counter>(capacity: 512)
+    private struct CounterKey: Hashable, Sendable {
+        var command: String
+        var outcome: String
+    }
+
+    private let counters = BoundedCache<CounterKey, Counter>(capacity: 512)
     private let duration = Timer(label: "subscriber_sync_callback_duration_seconds")
 
     func record(command: String?, outcome: String, duration elapsed: Duration) {
         let command = Self.label(for: command)
-        let key = command + "\u{0}" + outcome
+        let key = CounterKey(command: command, outcome: outcome)
         let counter = counters.lookup(key) ?? {
             let counter = Counter(label: "subscriber_sync_callbacks_total", dimensions: [("command", command), ("outcome", outcome)])
             counters.remember(key, counter)

@@ -248,7 +248,7 @@ private struct JSONReader {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let unicode = Unicode.Scalar(scalar) else { throw RawCallbackBody.Malformed() }
-                output.append(contentsOf: Array(String(Character(unicode)).utf8))
+                UTF8.encode(unicode) { output.append($0) }
             default:
                 throw RawCallbackBody.Malformed()
             }

@@ -26,6 +26,15 @@ public struct ChangeEvent: Sendable {
         _ type: EventType, account: String, subscriber: String, time: Int64, origin: ChangeOrigin,
         operatorAccount: String?, fields: SubscriberFields, previous: SubscriberFields? = nil
     ) -> ChangeEvent {
+        let data = subscriberData(account: account, subscriber: subscriber, origin: origin, operatorAccount: operatorAccount,
+                                  fields: fields, previous: previous)
+        return ChangeEvent(type: type, account: account, subject: subscriber, time: time, data: data)
+    }
+
+    /// The `data` of a `subscriber.*` event. It does not depend on the event's type or time, so a
+    /// callback's events can be rendered before they reach the writer.
+    static func subscriberData(account: String, subscriber: String, origin: ChangeOrigin, operatorAccount: String?,
+                               fields: SubscriberFields, previous: SubscriberFields? = nil) -> [UInt8] {
         func render(includeCustomString: Bool) -> [UInt8] {
             var data = JSONObjectWriter()
             data.string("officialAccount", account)
@@ -39,8 +48,7 @@ public struct ChangeEvent: Sendable {
             if !includeCustomString { data.bool("customStringOmitted", true) }
             return data.finished()
         }
-        var data = render(includeCustomString: true)
-        if data.count > dataBudget { data = render(includeCustomString: false) }
-        return ChangeEvent(type: type, account: account, subject: subscriber, time: time, data: data)
+        let data = render(includeCustomString: true)
+        return data.count > dataBudget ? render(includeCustomString: false) : data
     }
 }

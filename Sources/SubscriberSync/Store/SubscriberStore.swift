@@ -37,8 +37,8 @@ public struct SubscriberStore: Sendable {
         switch command {
         case .subscribersAdded(let callback), .subscribersDeleted(let callback):
             let data = callback.subscribers.map { subscriber in
-                ChangeEvent.subscriber(.subscribed, account: callback.account, subscriber: subscriber, time: callback.eventTime,
-                                       origin: .webhook, operatorAccount: callback.operatorAccount, fields: .unknown).data
+                ChangeEvent.subscriberData(account: callback.account, subscriber: subscriber, origin: .webhook,
+                                           operatorAccount: callback.operatorAccount, fields: .unknown)
             }
             return PreparedCallback(command: command, dataWithoutFields: data)
         case .accountDestroyed, .beforeAddSubscriber, .other:
