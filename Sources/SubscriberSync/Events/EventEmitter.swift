@@ -122,8 +122,8 @@ public final class EventEmitter: Service {
         var expected = checkpoint + 1
         for event in events {
             if event.sequence != expected {
-                // Cannot happen while sequences come from one AUTOINCREMENT under SQLite's write
-                // lock; say so loudly rather than emit a stream with a hole in it.
+                // Cannot happen while sequences are rowids assigned under SQLite's write lock and
+                // rows are never deleted; say so loudly rather than emit a stream with a hole in it.
                 logger.critical("outbox sequence gap", metadata: ["expected": "\(expected)", "found": "\(event.sequence)"])
             }
             expected = event.sequence + 1

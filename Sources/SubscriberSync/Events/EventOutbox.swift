@@ -41,8 +41,9 @@ public struct EventOutbox: Sendable {
         stored.hasPrefix(EventType.prefix) ? stored : EventType.prefix + stored
     }
 
-    /// Records `event` inside the caller's transaction. Sequence numbers come from SQLite's
-    /// AUTOINCREMENT under the single write lock, so committed sequences never have gaps.
+    /// Records `event` inside the caller's transaction. Sequence numbers are rowids assigned under
+    /// the single write lock (MAX + 1; rows are never deleted), so committed sequences never have
+    /// gaps: a rolled-back insert takes its number back with it.
     public func append(_ event: ChangeEvent, recordedAt: Int64, in db: Database) throws {
         let insert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -85,9 +85,9 @@ struct DriftRepair {
         // megabytes, would each hold the write lock (and callbacks) while copying; a second
         // connection copies beside the inserts instead (measured: 1.8 s less for a million).
         try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
-        // SQLite's default, written back as a constant: a pass interrupted before it could restore
-        // the setting is repaired by the next one.
-        let restore = "PRAGMA wal_autocheckpoint = 1000"
+        // Written back as the constant every writer starts with: a pass interrupted before it could
+        // restore the setting is repaired by the next one.
+        let restore = "PRAGMA wal_autocheckpoint = \(StoreDatabase.writerAutocheckpointPages)"
         do {
             let added = try await BackgroundCheckpoint.during(writes: database) {
                 try await addChunks(events: events, state: state, account: account, source: source)

@@ -79,8 +79,8 @@ public struct SubscriberSyncApp: Sendable {
                           options: .init(removalGuard: removalGuard ?? settings.removalGuard, dropListingAfterPass: !oneShot))
     }
 
-    /// Runs until SIGTERM/SIGINT. Services start in dependency order (event emitter, reconciler,
-    /// HTTP server) and stop in reverse, so every callback acknowledged before shutdown is also
+    /// Runs until SIGTERM/SIGINT. Services start in dependency order (WAL checkpointer, event
+    /// emitter, reconciler, HTTP server) and stop in reverse, so every callback acknowledged before shutdown is also
     /// written out before exit.
     public func run() async throws {
         try await startupWarnings()
@@ -90,11 +90,11 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// The whole service as one Hummingbird application (a `Service`) whose own services are the
-    /// emitter, the SIGHUP reopener, the reconciler and the metrics listener. `onListening` gets
+    /// WAL checkpointer, the emitter, the SIGHUP reopener, the reconciler and the metrics listener. `onListening` gets
     /// the bound callback port.
     public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some Service {
         let logger = self.logger
-        var services: [any Service] = [emitter, HangupReopener(emitter: emitter)]
+        var services: [any Service] = [CheckpointService(path: database.path, logger: logger), emitter, HangupReopener(emitter: emitter)]
         if settings.reconcileIntervalSeconds == 0 {
             logger.notice("periodic reconcile is off (reconcile interval 0)")
         } else if let reconciler = try reconciler() {

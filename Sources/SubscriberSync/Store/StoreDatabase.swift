@@ -1,3 +1,4 @@
+import CSQLiteConfig
 import Foundation
 import GRDB
 
@@ -13,6 +14,7 @@ public enum StoreDatabase {
     /// acknowledged callback survives power loss, not only a process crash. `NORMAL` would only
     /// survive the latter, which is not what "committed durably" promises Tencent.
     public static func open(path: String, create: Bool = true, migrate: Bool = true) throws -> DatabasePool {
+        _ = processSettings
         if !create && !FileManager.default.fileExists(atPath: path) {
             throw OpenError(description: "no database at \(path)")
         }
@@ -35,6 +37,7 @@ public enum StoreDatabase {
         // GRDB sets synchronous=NORMAL on the writer after prepareDatabase; override it here.
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(writerAutocheckpointPages)")
         }
         if migrate {
             try StoreSchema.migrator.migrate(pool)
@@ -43,6 +46,19 @@ public enum StoreDatabase {
         }
         return pool
     }
+
+    /// The writer's automatic checkpoint, in WAL pages (16 MB; SQLite's default is 1,000). It is the
+    /// backstop behind `BackgroundCheckpoint`, which does most of the copying while `serve` runs;
+    /// it is also the only checkpoint that restarts the WAL from its beginning under a steady
+    /// stream of commits, which bounds the WAL's size.
+    static let writerAutocheckpointPages = 4_000
+
+    /// Applied once, before the process's first connection: after that SQLite ignores them. The
+    /// result is deliberately unused: a process that opened a connection some other way first (a
+    /// test host) simply runs with SQLite's defaults.
+    private static let processSettings: Void = {
+        _ = subscriber_sync_sqlite_disable_memory_statistics()
+    }()
 
     /// The writer connection's `synchronous` level (2 = FULL); readers report their own value.
     public static func synchronousLevel(_ pool: DatabasePool) throws -> Int {

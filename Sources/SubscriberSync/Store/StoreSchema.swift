@@ -70,6 +70,31 @@ enum StoreSchema {
                 ALTER TABLE accounts ADD COLUMN last_complete_scan INTEGER;
                 """)
         }
+        migrator.registerMigration("v3-outbox-rowid") { db in
+            // `sequence` becomes a plain rowid alias. AUTOINCREMENT reads and rewrites a row of
+            // sqlite_sequence for every insert: a B-tree lookup, an update and one more WAL page
+            // per commit on the ingest path. Its only promise beyond a rowid's, that a number is
+            // never reused once the newest row is deleted, is moot: outbox rows are never deleted,
+            // so the next rowid is always MAX(sequence) + 1, as gap-free as before. Anything that
+            // ever prunes the outbox must keep its newest row.
+            try db.execute(sql: """
+                CREATE TABLE outbox_v3 (
+                    sequence INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    time INTEGER NOT NULL,
+                    recorded_time INTEGER NOT NULL,
+                    data TEXT NOT NULL
+                );
+                INSERT INTO outbox_v3 (sequence, id, type, source, subject, time, recorded_time, data)
+                    SELECT sequence, id, type, source, subject, time, recorded_time, data FROM outbox ORDER BY sequence;
+                DROP TABLE outbox;
+                ALTER TABLE outbox_v3 RENAME TO outbox;
+                DELETE FROM sqlite_sequence WHERE name = 'outbox';
+                """)
+        }
         return migrator
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import Logging
+import ServiceLifecycle
 import Testing
 @testable import SubscriberSync
 
@@ -37,5 +39,43 @@ import Testing
         #expect(duringWrites > before + 1_000_000, "database file \(before) → \(duringWrites) bytes while writing")
         let rows = try await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM filler") }
         #expect(rows == batches * 200)
+    }
+
+    @Test func theWriterKeepsItsOwnCheckpointAsTheBackstop() throws {
+        let directory = try TemporaryDirectory()
+        let database = try StoreDatabase.open(path: directory.file("store.sqlite"))
+        let pages = try database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }
+        #expect(pages == StoreDatabase.writerAutocheckpointPages)
+        #expect(StoreDatabase.writerAutocheckpointPages > 0)
+    }
+
+    /// The service `serve` runs: copies committed pages while the writer stays under its own
+    /// threshold (so the writer never checkpoints here), and returns on graceful shutdown.
+    @Test func serviceCheckpointsWhileServingAndStopsOnShutdown() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("store.sqlite")
+        let database = try StoreDatabase.open(path: path)
+        try await database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute(sql: "CREATE TABLE filler (x BLOB)")
+        }
+        func fileSize() throws -> Int {
+            try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        }
+        let before = try fileSize()
+        let group = ServiceGroup(configuration: .init(services: [CheckpointService(path: path, logger: Logger(label: "test"))], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        // 250 pages, far below the writer's threshold: only the service can copy them.
+        try await database.write { db in
+            for _ in 0..<250 { try db.execute(sql: "INSERT INTO filler (x) VALUES (zeroblob(4000))") }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try fileSize() < before + 900_000, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let after = try fileSize()
+        #expect(after >= before + 900_000, "database file \(before) → \(after) bytes")
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 }

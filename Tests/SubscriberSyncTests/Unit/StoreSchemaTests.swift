@@ -1,0 +1,68 @@
+import GRDB
+import Testing
+@testable import SubscriberSync
+
+@Suite struct StoreSchemaTests {
+    /// A database as the v2 schema left it: the outbox numbered by AUTOINCREMENT.
+    func v2Database(at path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try StoreSchema.migrator.migrate(queue, upTo: "v2-reconcile")
+        let store = SubscriberStore(outbox: EventOutbox(sdkAppID: "1400000000"))
+        try queue.write { db in
+            _ = try store.apply(.subscribersAdded(SubscriberCallback(
+                account: "@TOA#_a", operatorAccount: "admin", subscribers: ["u1", "u2", "u3"], eventTime: 1_000)),
+                recordedAt: 2_000, in: db)
+            try db.execute(sql: "UPDATE emitter_state SET checkpoint = 2 WHERE id = 1")
+        }
+        let autoincrement = try queue.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'outbox'") }
+        #expect(autoincrement?.contains("AUTOINCREMENT") == true)
+    }
+
+    @Test func outboxMigrationKeepsEveryRowAndItsSequence() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("store.sqlite")
+        try v2Database(at: path)
+        let before = try DatabaseQueue(path: path).read { try EventOutbox.events(after: 0, limit: 10, in: $0) }
+        try #require(before.map(\.sequence) == [1, 2, 3])
+
+        let database = try StoreDatabase.open(path: path)
+        let after = try database.read { try EventOutbox.events(after: 0, limit: 10, in: $0) }
+        #expect(after == before)
+        #expect(after.map { $0.line() } == before.map { $0.line() })
+        #expect(try database.read { try EventOutbox.checkpoint(in: $0) } == 2)
+        let schema = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'outbox'")
+        }
+        #expect(schema?.contains("AUTOINCREMENT") == false)
+        #expect(try database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'outbox'") } == 0)
+    }
+
+    @Test func sequencesContinueWithoutGapsAfterTheMigrationAndAfterARollback() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("store.sqlite")
+        try v2Database(at: path)
+        let database = try StoreDatabase.open(path: path)
+        let store = SubscriberStore(outbox: EventOutbox(sdkAppID: "1400000000"))
+        func add(_ subscriber: String) throws {
+            try database.write { db in
+                _ = try store.apply(.subscribersAdded(SubscriberCallback(
+                    account: "@TOA#_a", operatorAccount: nil, subscribers: [subscriber], eventTime: 3_000)),
+                    recordedAt: 4_000, in: db)
+            }
+        }
+        struct Abandon: Error {}
+        try add("u4")
+        #expect(throws: Abandon.self) {
+            try database.write { db in
+                _ = try store.apply(.subscribersAdded(SubscriberCallback(
+                    account: "@TOA#_a", operatorAccount: nil, subscribers: ["rolled-back"], eventTime: 3_000)),
+                    recordedAt: 4_000, in: db)
+                throw Abandon()
+            }
+        }
+        try add("u5")
+        let events = try database.read { try EventOutbox.events(after: 0, limit: 10, in: $0) }
+        #expect(events.map(\.sequence) == [1, 2, 3, 4, 5])
+        #expect(events.map(\.subject) == ["u1", "u2", "u3", "u4", "u5"])
+    }
+}
