@@ -65,10 +65,13 @@ public final class FileEventSink: EventSink {
         }
     }
 
+    /// fdatasync, not fsync: it persists the appended bytes and the new file size (what a reader
+    /// needs to find them), and skips only the modification time. That inode write cost the
+    /// durable ingest benchmark about 8% of its rate, the disk being shared with the WAL's syncs.
     public func sync() throws {
         try file.withLock { file in
             guard let fd = file?.fd else { return }
-            if fsync(fd) != 0 { throw EventSinkError(description: "fsync of \(path) failed: errno \(errno)") }
+            if fdatasync(fd) != 0 { throw EventSinkError(description: "fdatasync of \(path) failed: errno \(errno)") }
         }
     }
 

@@ -23,10 +23,11 @@ public final class StdoutEventSink: EventSink {
         }
     }
 
-    /// When stdout is redirected to a file, fsync it; on a pipe or terminal there is nothing to sync.
+    /// When stdout is redirected to a file, sync it (fdatasync, as `FileEventSink` does); on a pipe
+    /// or terminal there is nothing to sync.
     public func sync() throws {
-        if fsync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS {
-            throw EventSinkError(description: "fsync of stdout failed: errno \(errno)")
+        if fdatasync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS {
+            throw EventSinkError(description: "fdatasync of stdout failed: errno \(errno)")
         }
     }
 
