@@ -116,7 +116,7 @@ public final class EventEmitter: Service {
         }
         let (checkpoint, events) = try await database.read { db in
             let checkpoint = try EventOutbox.checkpoint(in: db)
-            return (checkpoint, try EventOutbox.events(after: checkpoint, limit: self.batchSize, in: db))
+            return (checkpoint, try EventOutbox.lines(after: checkpoint, limit: self.batchSize, in: db))
         }
         guard let last = events.last else { return 0 }
         var expected = checkpoint + 1
@@ -130,7 +130,7 @@ public final class EventEmitter: Service {
         }
         // Blocking file I/O (a slow disk, a stalled stdout pipe) runs off the cooperative pool.
         try await NIOThreadPool.singleton.runIfActive { [sink] in
-            for event in events { try sink.write(line: event.line()) }
+            for event in events { try sink.write(line: event.line) }
             try sink.sync()
         }
         Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)

@@ -72,6 +72,33 @@ public struct EventOutbox: Sendable {
             """, arguments: [sequence, limit])
     }
 
+    /// An event ready for the sink: its sequence and its rendered line.
+    public struct RenderedEvent: Sendable {
+        public let sequence: Int64
+        public let line: [UInt8]
+    }
+
+    /// Events after `sequence`, oldest first, rendered straight from the rows (the emitter's path;
+    /// the same bytes as `events(after:limit:in:)` followed by `line()`).
+    public static func lines(after sequence: Int64, limit: Int, in db: Database) throws -> [RenderedEvent] {
+        let select = BoundStatement(try db.cachedStatement(sql: """
+            SELECT sequence, id, type, source, subject, time, recorded_time, data
+            FROM outbox WHERE sequence > ? ORDER BY sequence LIMIT ?
+            """))
+        try select.bind(1, sequence)
+        try select.bind(2, Int64(limit))
+        var rendered: [RenderedEvent] = []
+        rendered.reserveCapacity(min(limit, 4096))
+        while try select.step() {
+            let sequence = select.int64(0)
+            let line = EventLine.render(EventLine.Columns(
+                sequence: sequence, id: select.text(1), type: select.text(2), source: select.text(3),
+                subject: select.text(4), time: select.int64(5), recordedTime: select.int64(6), data: select.text(7)))
+            rendered.append(RenderedEvent(sequence: sequence, line: line))
+        }
+        return rendered
+    }
+
     public static func newestSequence(in db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM outbox") ?? 0
     }
@@ -113,20 +140,15 @@ public struct StoredEvent: Sendable, FetchableRecord, Equatable {
 
     /// The CloudEvents 1.0 structured-mode JSON line, newline included.
     public func line() -> [UInt8] {
-        var writer = JSONObjectWriter(capacity: 512 + data.utf8.count)
-        writer.string("specversion", "1.0")
-        writer.string("id", id)
-        writer.string("source", source)
-        writer.string("type", type)
-        writer.string("subject", subject)
-        writer.plain("time") { Timestamps.appendRFC3339(milliseconds: time, to: &$0) }
-        writer.plain("recordedtime") { Timestamps.appendRFC3339(milliseconds: recordedTime, to: &$0) }
-        writer.plain("sequence") { Timestamps.appendDigits(sequence, width: 20, to: &$0) }
-        writer.string("datacontenttype", "application/json")
-        writer.raw("data", json: data.utf8)
-        var bytes = writer.finished()
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        var (id, type, source, subject, data) = (id, type, source, subject, data)
+        return id.withUTF8 { id in type.withUTF8 { type in source.withUTF8 { source in
+            subject.withUTF8 { subject in data.withUTF8 { data in
+                EventLine.render(EventLine.Columns(
+                    sequence: sequence, id: UnsafeRawBufferPointer(id), type: UnsafeRawBufferPointer(type),
+                    source: UnsafeRawBufferPointer(source), subject: UnsafeRawBufferPointer(subject), time: time,
+                    recordedTime: recordedTime, data: UnsafeRawBufferPointer(data)))
+            } }
+        } } }
     }
 
     /// Twenty digits: every Int64 fits, and lexical order equals numeric order.

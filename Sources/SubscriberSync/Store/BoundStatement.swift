@@ -84,6 +84,13 @@ struct BoundStatement: ~Copyable {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
     }
 
+    /// The column's UTF-8 bytes, valid only until the next `step()` or the end of the statement:
+    /// for rendering straight from SQLite's buffer without a `String` in between.
+    func text(_ column: Int32) -> UnsafeRawBufferPointer {
+        guard let text = sqlite3_column_text(handle, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column)))
+    }
+
     func optionalString(_ column: Int32) -> String? {
         guard let text = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

@@ -89,6 +89,34 @@ import Testing
         #expect(event.line() == event.line(), "rendering is deterministic, so re-emission is byte-identical")
     }
 
+    /// The emitter renders from SQLite's buffers; every row must come out exactly as `line()`
+    /// renders it, compact and legacy rows alike, escapes and non-ASCII included.
+    @Test func emitterLinesAreByteIdenticalToStoredEventLines() throws {
+        try addSubscribers(3)
+        try database.write { db in
+            let rows: [(String, String, String, String)] = [
+                ("legacy", "io.subscriber-sync.subscriber.unsubscribed", "tencent-chat://1400000000/official-accounts/%40TOA%23_a", "u\"q"),
+                ("no-slash", "reconcile.completed", "1400000000", "tab\there"),
+                ("ctl\u{1}", "subscriber.updated", "1400000000/%E4%B8%AD", "用户\\x"),
+                ("", "", "", ""),
+            ]
+            for (id, type, source, subject) in rows {
+                try db.execute(sql: """
+                    INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, -1, 1700000000123, '{"a":"\\n"}')
+                    """, arguments: [id, type, source, subject])
+            }
+        }
+        let stored = try database.read { try EventOutbox.events(after: 0, limit: 100, in: $0) }
+        let rendered = try database.read { try EventOutbox.lines(after: 0, limit: 100, in: $0) }
+        try #require(stored.count == 7)
+        #expect(rendered.map(\.sequence) == stored.map(\.sequence))
+        for (event, line) in zip(stored, rendered) {
+            #expect(line.line == event.line(), "sequence \(event.sequence)")
+            #expect(try parsed(String(decoding: line.line, as: UTF8.self))["subject"] as? String == event.subject)
+        }
+        #expect(try database.read { try EventOutbox.lines(after: 5, limit: 1, in: $0) }.map(\.sequence) == [6])
+    }
+
     @Test func oversizedCustomStringsAreDroppedToKeepLinesSmall() throws {
         let huge = String(repeating: "\u{1}", count: 3000)  // escapes to 18 000 bytes
         let event = ChangeEvent.subscriber(.updated, account: "@TOA#_a", subscriber: "u", time: 1, origin: .reconcile, operatorAccount: nil,
