@@ -61,10 +61,12 @@ public struct CallbackHandler: Sendable {
         let result: SubscriberStore.ApplyResult
         do {
             let store = self.store
-            let clock = self.clock
             let prepared = store.prepare(command)
+            // Read before queueing, off the single commit thread; the commit follows within
+            // milliseconds.
+            let recordedAt = clock.nowMilliseconds()
             result = try await commits.submit { db in
-                try store.apply(prepared, recordedAt: clock.nowMilliseconds(), in: db)
+                try store.apply(prepared, recordedAt: recordedAt, in: db)
             }
         } catch {
             logger.error("could not commit callback", metadata: ["error": "\(error)"])

@@ -19,18 +19,24 @@ final class EventIDGenerator: Sendable {
         let count = counter.add(1, ordering: .relaxed).newValue
         // Variant bits (10xx) in the 17th hex digit.
         let low = (count & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        let hex = Array("0123456789abcdef".utf8)
-        var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var index = 0
-        func put(_ value: UInt64, digits: Int) {
-            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
-                bytes[index] = hex[Int((value >> UInt64(shift)) & 0xF)]
-                index += 1
+        let prefix = self.prefix
+        // Written straight into the string's storage: this runs on the commit thread for every event.
+        return String(unsafeUninitializedCapacity: 36) { bytes in
+            var index = 0
+            func put(_ value: UInt64) {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    if index == 8 || index == 13 || index == 18 || index == 23 {
+                        bytes[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    let digit = UInt8((value >> UInt64(shift)) & 0xF)
+                    bytes[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                    index += 1
+                }
             }
+            put(prefix)
+            put(low)
+            return index
         }
-        put(prefix, digits: 16)
-        put(low, digits: 16)
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -242,5 +242,12 @@ import Testing
             #expect(id.allSatisfy { "0123456789abcdef-".contains($0) })
         }
         #expect(EventIDGenerator().next() != EventIDGenerator().next(), "processes differ by their random prefix")
+        // The last 16 hex digits are the counter (with the variant bits): consecutive ids count up by one.
+        let generator = EventIDGenerator()
+        func counter(_ id: String) -> UInt64? { UInt64(id.split(separator: "-").suffix(2).joined(), radix: 16) }
+        let (first, second) = (generator.next(), generator.next())
+        #expect(counter(first) == 0x8000_0000_0000_0001)
+        #expect(counter(second) == 0x8000_0000_0000_0002)
+        #expect(first.prefix(23) == second.prefix(23))
     }
 }
