@@ -10,6 +10,8 @@ import Synchronization
 /// so delivery is at least once and consumers drop repeated ids.
 public final class EventEmitter: Service {
     private let database: any DatabaseWriter
+    /// When set (in `serve`), checkpoints advance through the callbacks' group commit.
+    private let commits: CommitQueue?
     private let sink: any EventSink
     private let lease: EmitterLease
     private let logger: Logger
@@ -20,10 +22,11 @@ public final class EventEmitter: Service {
     private let reopenRequested = Atomic<Bool>(false)
     private let holding = Atomic<Bool>(false)
 
-    public init(database: any DatabaseWriter, sink: any EventSink, lease: EmitterLease, logger: Logger,
+    public init(database: any DatabaseWriter, commits: CommitQueue? = nil, sink: any EventSink, lease: EmitterLease, logger: Logger,
                 batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2),
                 linger: Duration = .milliseconds(20)) {
         self.database = database
+        self.commits = commits
         self.sink = sink
         self.lease = lease
         self.logger = logger
@@ -134,7 +137,9 @@ public final class EventEmitter: Service {
             try sink.sync()
         }
         Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)
-        let stillHolding = try await database.write { try self.lease.advance(checkpoint: last.sequence, in: $0) }
+        let lease = self.lease
+        let advance: @Sendable (Database) throws -> Bool = { try lease.advance(checkpoint: last.sequence, in: $0) }
+        let stillHolding = if let commits { try await commits.submitWrite(advance) } else { try await database.write(advance) }
         holding.store(stillHolding, ordering: .relaxed)
         if !stillHolding {
             logger.warning("lost the event emitter lease; another process emits from here")

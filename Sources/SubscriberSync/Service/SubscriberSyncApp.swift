@@ -34,7 +34,7 @@ public struct SubscriberSyncApp: Sendable {
         case (nil, .file(let path)): output = try FileEventSink(path: path, rotateBytes: settings.eventsRotateBytes, clock: clock)
         }
         let holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
-        emitter = EventEmitter(database: database, sink: output, lease: EmitterLease(holder: holder, clock: clock), logger: logger)
+        emitter = EventEmitter(database: database, commits: commits, sink: output, lease: EmitterLease(holder: holder, clock: clock), logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {

@@ -46,6 +46,13 @@ public final class CommitQueue: Sendable {
         }
     }
 
+    /// `submit` for a write that is not a callback (the emitter's checkpoint): it rides along in the
+    /// next shared transaction instead of holding the writer for a commit and a sync of its own
+    /// while callbacks wait. Returns what `work` returned.
+    public func submitWrite(_ work: @escaping @Sendable (Database) throws -> Bool) async throws -> Bool {
+        try await submit { db in SubscriberStore.ApplyResult(changed: try work(db) ? 1 : 0) }.changed == 1
+    }
+
     private static func commit(_ batch: [Pending], writer: any DatabaseWriter) {
         do {
             let results = try writer.write { db in try batch.map { try $0.work(db) } }

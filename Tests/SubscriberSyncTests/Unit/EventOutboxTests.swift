@@ -142,6 +142,27 @@ import Testing
         #expect(try await emitter.emitBatch() == 0)
     }
 
+    /// In `serve` the checkpoint rides along with the callbacks' group commit; it must advance the
+    /// same way, and still notice a lease taken over by another process.
+    @Test func checkpointAdvancesThroughTheCommitQueueWhileHoldingTheLease() async throws {
+        try addSubscribers(10)
+        let sink = MemoryEventSink()
+        let queue = CommitQueue(writer: database)
+        let emitter = EventEmitter(database: database, commits: queue, sink: sink, lease: EmitterLease(holder: "test", clock: clock),
+                                   logger: Logger(label: "test"), batchSize: 7)
+        #expect(try acquire("test"))
+        #expect(try await emitter.emitBatch() == 7)
+        #expect(try checkpoint() == 7)
+        // Another process takes over (the lease expired): the next advance must not count as ours.
+        try await database.write { db in
+            try db.execute(sql: "UPDATE emitter_state SET lease_holder = 'other', lease_expires = ? WHERE id = 1",
+                           arguments: [clock.nowMilliseconds() + 60_000])
+        }
+        #expect(try await emitter.emitBatch() == 3)
+        #expect(try checkpoint() == 7, "the checkpoint belongs to the new holder now")
+        #expect(!emitter.isHoldingLease)
+    }
+
     @Test func failedWriteLeavesTheCheckpointSoEventsAreReEmittedWithTheSameIds() async throws {
         try addSubscribers(3)
         let sink = MemoryEventSink()
