@@ -15,7 +15,7 @@
 # checked against what wrk saw, so that the figures are known to measure real, durable work.
 #
 # Environment: DURATION (10s), CONNECTIONS (64), WARMUP (2s), BARE_PORT (18081), DURABLE_PORT
-# (18080), BENCH_TMPDIR (TMPDIR or /tmp; must be a real disk, not tmpfs, or fsync is free),
+# (18080), BENCH_TMPDIR (TMPDIR or /tmp; must be a real disk, not tmpfs, or syncs are free),
 # KEEP_TMP=1 to keep the database, events and logs.
 # Prints a Markdown report on stdout (progress on stderr). Exit status 0 after a measurement that
 # passed its sanity checks, whether or not the targets are met; 2 when a sanity check failed.
@@ -71,7 +71,7 @@ problems=()
 problem() { problems+=("$1"); echo "!! $1" >&2; }
 
 if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
-  problem "$tmp is on $fstype: fsync costs nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
+  problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
 fi
 for port in "$BARE_PORT" "$DURABLE_PORT"; do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
@@ -120,12 +120,14 @@ run_wrk() {
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --latency -s "$SCRIPT" "http://127.0.0.1:$port" \
       -- "$SDKAPPID" "$sign" "$request_time" w >"$tmp/$name-warmup.txt"
   local busy0 server0 children0 start busy1 server1 children1 end
-  # With perf, count the server's fsync/fdatasync calls during the measurement (in-kernel counters,
-  # no measurable cost): SQLite syncs its WAL with fdatasync once per commit, the event file is
-  # fsynced once per emitter batch. Requests per fdatasync shows how many callbacks share a commit.
+  # With perf, count the server's fsync/fdatasync calls per thread during the measurement
+  # (in-kernel counters, no measurable cost). The commit thread syncs the WAL once per group
+  # commit (which also carries the emitter's checkpoints); other threads sync the event file once
+  # per emitter batch and the WAL and database file for background checkpoints. Requests per
+  # commit-thread sync shows how many callbacks share a commit.
   local perf_pid=""
   if [ "$name" = durable ] && [ -n "$perf_ok" ]; then
-    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$pid" -o "$tmp/$name-syncs.txt" &
+    perf stat --per-thread -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$pid" -o "$tmp/$name-syncs.txt" &
     perf_pid=$!; pids+=("$perf_pid"); sleep 0.2
   fi
   times >"$tmp/times"; children0=$(children_ticks); busy0=$(busy_ticks); server0=$(proc_ticks "$pid"); start=$(date +%s.%N)
@@ -234,11 +236,13 @@ echo "- store after the durable run (warm-up + measurement): $rows subscribed ro
      "$acked requests acknowledged (2 × $acked = $((2 * acked))), $sent sent;" \
      "$((unanswered / 2)) committed but unanswered when wrk stopped (at most $((sent - acked)) were in flight)"
 if [ -s "$tmp/durable-syncs.txt" ]; then
-  fdatasyncs=$(awk -F, '/sys_enter_fdatasync/ { print $1 }' "$tmp/durable-syncs.txt")
-  fsyncs=$(awk -F, '/sys_enter_fsync/ { print $1 }' "$tmp/durable-syncs.txt")
-  echo "- durable measurement: $fdatasyncs SQLite syncs (fdatasync: commits, emitter checkpoints and WAL checkpoints)" \
-       "and $fsyncs event-file fsyncs (emitter batches); $(awk -v r="$(field "$tmp/durable.txt" requests)" -v n="$fdatasyncs" \
-       'BEGIN { printf "%.1f", (n > 0 ? r / n : 0) }') acknowledged requests per SQLite sync"
+  # Lines: <thread name>-<tid>,<count>,,<event>,...
+  commit_syncs=$(awk -F, '/sys_enter_f/ && $1 ~ /^commit-queue-/ { n += $2 } END { print n + 0 }' "$tmp/durable-syncs.txt")
+  other_syncs=$(awk -F, '/sys_enter_f/ && $1 !~ /^commit-queue-/ { n += $2 } END { print n + 0 }' "$tmp/durable-syncs.txt")
+  echo "- durable measurement: $commit_syncs syncs on the commit thread (group commits, carrying the emitter's" \
+       "checkpoints) and $other_syncs on other threads (the event file after each emitter batch, background WAL" \
+       "checkpoints); $(awk -v r="$(field "$tmp/durable.txt" requests)" -v n="$commit_syncs" \
+       'BEGIN { printf "%.1f", (n > 0 ? r / n : 0) }') acknowledged requests per commit-thread sync"
 fi
 for name in bare durable; do
   other=$(cpu "$tmp/$name.txt" other)
