@@ -10,15 +10,13 @@ public struct CallbackHandler: Sendable {
     let parser = CallbackBodyParser()
     let store: SubscriberStore
     let commits: CommitQueue
-    let clock: any WallClock
     let logger: Logger
     let metrics = CallbackMetrics()
 
-    public init(verifier: CallbackVerifier, store: SubscriberStore, commits: CommitQueue, clock: any WallClock, logger: Logger) {
+    public init(verifier: CallbackVerifier, store: SubscriberStore, commits: CommitQueue, logger: Logger) {
         self.verifier = verifier
         self.store = store
         self.commits = commits
-        self.clock = clock
         self.logger = logger
     }
 
@@ -62,10 +60,7 @@ public struct CallbackHandler: Sendable {
         do {
             let store = self.store
             let prepared = store.prepare(command)
-            // Read before queueing, off the single commit thread; the commit follows within
-            // milliseconds.
-            let recordedAt = clock.nowMilliseconds()
-            result = try await commits.submit { db in
+            result = try await commits.submit { db, recordedAt in
                 try store.apply(prepared, recordedAt: recordedAt, in: db)
             }
         } catch {

@@ -26,7 +26,7 @@ public struct SubscriberSyncApp: Sendable {
         self.clock = clock
         database = try StoreDatabase.open(path: settings.databasePath)
         store = SubscriberStore(outbox: EventOutbox(sdkAppID: settings.sdkAppID))
-        commits = CommitQueue(writer: database)
+        commits = CommitQueue(writer: database, clock: clock)
         let output: any EventSink
         switch (sink, settings.events) {
         case (let sink?, _): output = sink
@@ -42,7 +42,7 @@ public struct SubscriberSyncApp: Sendable {
         let handler = CallbackHandler(
             verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
                                        requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
-            store: store, commits: commits, clock: clock, logger: logger
+            store: store, commits: commits, logger: logger
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
         if settings.metricsPort == nil {

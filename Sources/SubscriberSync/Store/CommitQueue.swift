@@ -10,7 +10,9 @@ import GRDB
 /// and a thread of our own may block in fsync, whereas blocking the cooperative pool would stall
 /// every other request.
 public final class CommitQueue: Sendable {
-    public typealias Work = @Sendable (Database) throws -> SubscriberStore.ApplyResult
+    /// Runs inside the shared transaction; `recordedAt` is the batch's commit time (ms), read once
+    /// per batch on the commit thread, so that it never goes backwards as sequences grow.
+    public typealias Work = @Sendable (_ db: Database, _ recordedAt: Int64) throws -> SubscriberStore.ApplyResult
 
     private struct Pending: Sendable {
         var work: Work
@@ -19,13 +21,13 @@ public final class CommitQueue: Sendable {
 
     private let pending = BlockingQueue<Pending>()
 
-    public init(writer: any DatabaseWriter, maxBatch: Int = 512) {
+    public init(writer: any DatabaseWriter, clock: any WallClock = SystemWallClock(), maxBatch: Int = 512) {
         precondition(maxBatch > 0, "a commit batch holds at least one callback")
         let pending = self.pending
         Thread {
             Thread.current.name = "commit-queue"
             while let batch = pending.take(limit: maxBatch) {
-                Self.commit(batch, writer: writer)
+                Self.commit(batch, at: clock.nowMilliseconds(), writer: writer)
             }
         }.start()
     }
@@ -46,6 +48,11 @@ public final class CommitQueue: Sendable {
         }
     }
 
+    /// `submit` for work that does not need the commit time.
+    public func submit(_ work: @escaping @Sendable (Database) throws -> SubscriberStore.ApplyResult) async throws -> SubscriberStore.ApplyResult {
+        try await submit { db, _ in try work(db) }
+    }
+
     /// `submit` for a write that is not a callback (the emitter's checkpoint): it rides along in the
     /// next shared transaction instead of holding the writer for a commit and a sync of its own
     /// while callbacks wait. Returns what `work` returned.
@@ -53,16 +60,16 @@ public final class CommitQueue: Sendable {
         try await submit { db in SubscriberStore.ApplyResult(changed: try work(db) ? 1 : 0) }.changed == 1
     }
 
-    private static func commit(_ batch: [Pending], writer: any DatabaseWriter) {
+    private static func commit(_ batch: [Pending], at recordedAt: Int64, writer: any DatabaseWriter) {
         do {
-            let results = try writer.write { db in try batch.map { try $0.work(db) } }
+            let results = try writer.write { db in try batch.map { try $0.work(db, recordedAt) } }
             for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
         } catch {
             // One item failed and took its batch-mates' transaction with it: give each its own,
             // so that only the failing one is refused. Rare, so the common path pays for no
             // savepoints.
             for item in batch {
-                item.continuation.resume(with: Result { try writer.write { try item.work($0) } })
+                item.continuation.resume(with: Result { try writer.write { try item.work($0, recordedAt) } })
             }
         }
     }

@@ -73,10 +73,11 @@ enum StoreSchema {
         migrator.registerMigration("v3-outbox-rowid") { db in
             // `sequence` becomes a plain rowid alias. AUTOINCREMENT reads and rewrites a row of
             // sqlite_sequence for every insert: a B-tree lookup, an update and one more WAL page
-            // per commit on the ingest path. Its only promise beyond a rowid's, that a number is
-            // never reused once the newest row is deleted, is moot: outbox rows are never deleted,
-            // so the next rowid is always MAX(sequence) + 1, as gap-free as before. Anything that
-            // ever prunes the outbox must keep its newest row.
+            // per commit on the ingest path. Its only promise beyond a rowid's is that a number is
+            // never reused once the newest row is deleted. A trigger keeps that promise instead:
+            // the newest row cannot be deleted, so the next rowid is always MAX(sequence) + 1, as
+            // gap-free as before, and never at or below the emitter's checkpoint (a reused number
+            // there would never be emitted). Older rows may go; nothing deletes any today.
             try db.execute(sql: """
                 CREATE TABLE outbox_v3 (
                     sequence INTEGER PRIMARY KEY,
@@ -93,6 +94,11 @@ enum StoreSchema {
                 DROP TABLE outbox;
                 ALTER TABLE outbox_v3 RENAME TO outbox;
                 DELETE FROM sqlite_sequence WHERE name = 'outbox';
+                CREATE TRIGGER outbox_keeps_newest BEFORE DELETE ON outbox
+                WHEN OLD.sequence >= (SELECT MAX(sequence) FROM outbox)
+                BEGIN
+                    SELECT RAISE(ABORT, 'the newest outbox row numbers the next event: it cannot be deleted');
+                END;
                 """)
         }
         return migrator

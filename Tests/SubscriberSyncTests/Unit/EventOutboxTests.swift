@@ -115,6 +115,24 @@ import Testing
             #expect(try parsed(String(decoding: line.line, as: UTF8.self))["subject"] as? String == event.subject)
         }
         #expect(try database.read { try EventOutbox.lines(after: 5, limit: 1, in: $0) }.map(\.sequence) == [6])
+        // Both paths share the renderer, so pin the exact bytes of a compact and a legacy row too.
+        #expect(String(decoding: rendered[4].line, as: UTF8.self) == #"""
+            {"specversion":"1.0","id":"no-slash","source":"tencent-chat://1400000000","type":"io.subscriber-sync.reconcile.completed","subject":"tab\there","time":"1969-12-31T23:59:59.999Z","recordedtime":"2023-11-14T22:13:20.123Z","sequence":"00000000000000000005","datacontenttype":"application/json","data":{"a":"\n"}}
+
+            """#)
+        #expect(String(decoding: rendered[3].line, as: UTF8.self).hasPrefix(#"""
+            {"specversion":"1.0","id":"legacy","source":"tencent-chat://1400000000/official-accounts/%40TOA%23_a","type":"io.subscriber-sync.subscriber.unsubscribed","subject":"u\"q","time":
+            """#))
+    }
+
+    @Test func committedCallbacksShareTheirBatchCommitTime() async throws {
+        let clock = FakeClock(milliseconds: 1_700_000_000_000)
+        let queue = CommitQueue(writer: database, clock: clock)
+        let first = try await queue.submit { _, recordedAt in SubscriberStore.ApplyResult(changed: Int(recordedAt - 1_700_000_000_000)) }
+        clock.advance(milliseconds: 5)
+        let second = try await queue.submit { _, recordedAt in SubscriberStore.ApplyResult(changed: Int(recordedAt - 1_700_000_000_000)) }
+        #expect(first.changed == 0)
+        #expect(second.changed == 5)
     }
 
     @Test func oversizedCustomStringsAreDroppedToKeepLinesSmall() throws {
@@ -163,10 +181,13 @@ import Testing
         #expect(!emitter.isHoldingLease)
     }
 
-    @Test func failedWriteLeavesTheCheckpointSoEventsAreReEmittedWithTheSameIds() async throws {
+    /// With and without the commit queue (`serve` advances the checkpoint through it).
+    @Test(arguments: [false, true])
+    func failedWriteLeavesTheCheckpointSoEventsAreReEmittedWithTheSameIds(throughCommitQueue: Bool) async throws {
         try addSubscribers(3)
         let sink = MemoryEventSink()
-        let emitter = emitter(sink)
+        let emitter = EventEmitter(database: database, commits: throughCommitQueue ? CommitQueue(writer: database) : nil, sink: sink,
+                                   lease: EmitterLease(holder: "test", clock: clock), logger: Logger(label: "test"), batchSize: 7)
         #expect(try acquire("test"))
         sink.failWrites(true)
         await #expect(throws: EventSinkError.self) { try await emitter.emitBatch() }

@@ -65,4 +65,32 @@ import Testing
         #expect(events.map(\.sequence) == [1, 2, 3, 4, 5])
         #expect(events.map(\.subject) == ["u1", "u2", "u3", "u4", "u5"])
     }
+
+    /// The risk AUTOINCREMENT guarded against: with the newest rows deleted, a plain rowid would
+    /// hand out numbers at or below the emitter's checkpoint again, and those events would never
+    /// be emitted. The trigger refuses that delete; older rows may go, and numbering continues.
+    @Test func theNewestOutboxRowCannotBeDeleted() throws {
+        let directory = try TemporaryDirectory()
+        let database = try StoreDatabase.open(path: directory.file("store.sqlite"))
+        let store = SubscriberStore(outbox: EventOutbox(sdkAppID: "1400000000"))
+        func add(_ subscribers: [String]) throws {
+            try database.write { db in
+                _ = try store.apply(.subscribersAdded(SubscriberCallback(
+                    account: "@TOA#_a", operatorAccount: nil, subscribers: subscribers, eventTime: 3_000)),
+                    recordedAt: 4_000, in: db)
+            }
+        }
+        try add(["u1", "u2", "u3"])
+        #expect(throws: DatabaseError.self) {
+            try database.write { try $0.execute(sql: "DELETE FROM outbox") }
+        }
+        #expect(throws: DatabaseError.self) {
+            try database.write { try $0.execute(sql: "DELETE FROM outbox WHERE sequence = 3") }
+        }
+        #expect(try database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") } == 3, "a refused delete removes nothing")
+        try database.write { try $0.execute(sql: "DELETE FROM outbox WHERE sequence < 3") }
+        try add(["u4"])
+        let sequences = try database.read { try EventOutbox.events(after: 0, limit: 10, in: $0) }.map(\.sequence)
+        #expect(sequences == [3, 4])
+    }
 }
