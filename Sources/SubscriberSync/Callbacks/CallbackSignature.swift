@@ -46,4 +46,3 @@ public struct CallbackSignature: Sendable {
         return difference == 0
     }
 }
-

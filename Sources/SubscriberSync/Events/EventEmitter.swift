@@ -125,8 +125,8 @@ public final class EventEmitter: Service {
         var expected = checkpoint + 1
         for event in events {
             if event.sequence != expected {
-                // Cannot happen while sequences are rowids assigned under SQLite's write lock and
-                // rows are never deleted; say so loudly rather than emit a stream with a hole in it.
+                // Sequences are rowids assigned under SQLite's write lock, so only a delete of events
+                // not yet emitted makes a hole; say so loudly rather than pass it on silently.
                 logger.critical("outbox sequence gap", metadata: ["expected": "\(expected)", "found": "\(event.sequence)"])
             }
             expected = event.sequence + 1

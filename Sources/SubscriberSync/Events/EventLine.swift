@@ -20,8 +20,8 @@ enum EventLine {
         var writer = JSONObjectWriter(capacity: 512 + row.data.count)
         writer.plain("specversion") { $0.append(contentsOf: "1.0".utf8) }
         writer.plain("id") { JSONObjectWriter.appendEscaped(row.id, to: &$0) }
-        writer.plain("source") { appendSource(row.source, to: &$0) }
-        writer.plain("type") { appendType(row.type, to: &$0) }
+        writer.plain("source") { line in expandSource(row.source) { JSONObjectWriter.appendEscaped($0, to: &line) } }
+        writer.plain("type") { line in expandType(row.type) { JSONObjectWriter.appendEscaped($0, to: &line) } }
         writer.plain("subject") { JSONObjectWriter.appendEscaped(row.subject, to: &$0) }
         writer.plain("time") { Timestamps.appendRFC3339(milliseconds: row.time, to: &$0) }
         writer.plain("recordedtime") { Timestamps.appendRFC3339(milliseconds: row.recordedTime, to: &$0) }
@@ -33,28 +33,34 @@ enum EventLine {
         return bytes
     }
 
-    /// Rows store `<sdkappid>/<encoded account>` (see `EventOutbox.storedSource`); older rows the
-    /// whole `tencent-chat://` URI.
-    private static func appendSource(_ stored: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
-        let scheme = EventOutbox.sourceScheme.utf8
-        if stored.starts(with: scheme) {
-            JSONObjectWriter.appendEscaped(stored, to: &bytes)
+    /// The one definition of how rows store `source`: `<sdkappid>/<encoded account>` (see
+    /// `EventOutbox.storedSource`), or, in rows older than that, the whole URI. Hands the URI to
+    /// `piece` in pieces, so that callers can escape or copy them without a `String` in between.
+    static func expandSource(_ stored: UnsafeRawBufferPointer, _ piece: (UnsafeRawBufferPointer) -> Void) {
+        if stored.starts(with: sourceScheme.utf8) {
+            piece(stored)
             return
         }
-        bytes.append(contentsOf: scheme)
+        pieces(sourceScheme, piece)
         guard let slash = stored.firstIndex(of: UInt8(ascii: "/")) else {
-            JSONObjectWriter.appendEscaped(stored, to: &bytes)
+            piece(stored)
             return
         }
-        JSONObjectWriter.appendEscaped(UnsafeRawBufferPointer(rebasing: stored[..<slash]), to: &bytes)
-        bytes.append(contentsOf: "/official-accounts/".utf8)
-        JSONObjectWriter.appendEscaped(UnsafeRawBufferPointer(rebasing: stored[(slash + 1)...]), to: &bytes)
+        piece(UnsafeRawBufferPointer(rebasing: stored[..<slash]))
+        pieces("/official-accounts/", piece)
+        piece(UnsafeRawBufferPointer(rebasing: stored[(slash + 1)...]))
     }
 
-    /// Rows store the type without its reverse-DNS prefix; older rows with it.
-    private static func appendType(_ stored: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
-        let prefix = EventType.prefix.utf8
-        if !stored.starts(with: prefix) { bytes.append(contentsOf: prefix) }
-        JSONObjectWriter.appendEscaped(stored, to: &bytes)
+    /// How rows store `type`: without its reverse-DNS prefix, or with it in older rows.
+    static func expandType(_ stored: UnsafeRawBufferPointer, _ piece: (UnsafeRawBufferPointer) -> Void) {
+        if !stored.starts(with: EventType.prefix.utf8) { pieces(EventType.prefix, piece) }
+        piece(stored)
+    }
+
+    static let sourceScheme = "tencent-chat://"
+
+    private static func pieces(_ constant: String, _ piece: (UnsafeRawBufferPointer) -> Void) {
+        var constant = constant
+        constant.withUTF8 { piece(UnsafeRawBufferPointer($0)) }
     }
 }

@@ -29,21 +29,26 @@ public struct EventOutbox: Sendable {
         return source
     }
 
-    static let sourceScheme = "tencent-chat://"
-
+    /// A stored `source` or `type` as the full attribute (`EventLine` defines the stored forms).
     static func expandSource(_ stored: String) -> String {
-        if stored.hasPrefix(sourceScheme) { return stored }
-        guard let slash = stored.firstIndex(of: "/") else { return sourceScheme + stored }
-        return "\(sourceScheme)\(stored[..<slash])/official-accounts/\(stored[stored.index(after: slash)...])"
+        expanded(stored, by: EventLine.expandSource)
     }
 
     static func expandType(_ stored: String) -> String {
-        stored.hasPrefix(EventType.prefix) ? stored : EventType.prefix + stored
+        expanded(stored, by: EventLine.expandType)
+    }
+
+    private static func expanded(_ stored: String,
+                                 by expand: (UnsafeRawBufferPointer, (UnsafeRawBufferPointer) -> Void) -> Void) -> String {
+        var stored = stored
+        var bytes: [UInt8] = []
+        stored.withUTF8 { expand(UnsafeRawBufferPointer($0)) { bytes.append(contentsOf: $0) } }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Records `event` inside the caller's transaction. Sequence numbers are rowids assigned under
-    /// the single write lock (MAX + 1; rows are never deleted), so committed sequences never have
-    /// gaps: a rolled-back insert takes its number back with it.
+    /// the single write lock (MAX + 1; a trigger keeps the newest row), so committed sequences never
+    /// have gaps: a rolled-back insert takes its number back with it.
     public func append(_ event: ChangeEvent, recordedAt: Int64, in db: Database) throws {
         let insert = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -80,8 +80,8 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// Runs until SIGTERM/SIGINT. Services start in dependency order (WAL checkpointer, event
-    /// emitter, reconciler, HTTP server) and stop in reverse, so every callback acknowledged before shutdown is also
-    /// written out before exit.
+    /// emitter, reconciler, HTTP server) and stop in reverse, so every callback acknowledged before
+    /// shutdown is also written out before exit.
     public func run() async throws {
         try await startupWarnings()
         let group = ServiceGroup(configuration: .init(services: [try application()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -90,8 +90,8 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// The whole service as one Hummingbird application (a `Service`) whose own services are the
-    /// WAL checkpointer, the emitter, the SIGHUP reopener, the reconciler and the metrics listener. `onListening` gets
-    /// the bound callback port.
+    /// WAL checkpointer, the emitter, the SIGHUP reopener, the reconciler and the metrics listener.
+    /// `onListening` gets the bound callback port.
     public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some Service {
         let logger = self.logger
         var services: [any Service] = [CheckpointService(path: database.path, logger: logger), emitter, HangupReopener(emitter: emitter)]

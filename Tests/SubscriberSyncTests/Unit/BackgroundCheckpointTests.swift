@@ -6,20 +6,35 @@ import Testing
 @testable import SubscriberSync
 
 @Suite struct BackgroundCheckpointTests {
-    /// With the writer's own checkpoints off, the database file can only grow by checkpoints from
-    /// the second connection: it must grow while the writes are still going on.
-    @Test func copiesTheWALBesideTheWrites() async throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.file("store.sqlite")
-        let database = try StoreDatabase.open(path: path)
-        try await database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            try db.execute(sql: "CREATE TABLE filler (x BLOB)")
+    /// A store with an empty WAL and a `filler` table, whose database file can only grow through
+    /// checkpoints.
+    struct Store {
+        let directory: TemporaryDirectory
+        let path: String
+        let database: DatabasePool
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            path = directory.file("store.sqlite")
+            database = try StoreDatabase.open(path: path)
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                try db.execute(sql: "CREATE TABLE filler (x BLOB)")
+            }
         }
+
         func fileSize() throws -> Int {
             try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
         }
+    }
+
+    /// With the writer's own checkpoints off, the database file can only grow by checkpoints from
+    /// the second connection: it must grow while the writes are still going on.
+    @Test func copiesTheWALBesideTheWrites() async throws {
+        let store = try Store()
+        let database = store.database
+        try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let fileSize = store.fileSize
         let before = try fileSize()
         // Keep writing (up to 10 s, for a loaded machine) until the file has grown: it can only
         // grow through the second connection's checkpoints while the writes are still going on.
@@ -51,18 +66,12 @@ import Testing
     /// The service `serve` runs: copies committed pages while the writer stays under its own
     /// threshold (so the writer never checkpoints here), and returns on graceful shutdown.
     @Test func serviceCheckpointsWhileServingAndStopsOnShutdown() async throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.file("store.sqlite")
-        let database = try StoreDatabase.open(path: path)
-        try await database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            try db.execute(sql: "CREATE TABLE filler (x BLOB)")
-        }
-        func fileSize() throws -> Int {
-            try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
-        }
+        let store = try Store()
+        let database = store.database
+        let fileSize = store.fileSize
         let before = try fileSize()
-        let group = ServiceGroup(configuration: .init(services: [CheckpointService(path: path, logger: Logger(label: "test"))], logger: Logger(label: "test")))
+        let group = ServiceGroup(configuration: .init(services: [CheckpointService(path: store.path, logger: Logger(label: "test"))],
+                                                      logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         // 250 pages, far below the writer's threshold: only the service can copy them.
         try await database.write { db in
