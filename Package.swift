@@ -55,7 +55,16 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // `subscriber-sync demo`: the simulator and the real service together on loopback.
+        .target(
+            name: "SubscriberSyncDemo",
+            dependencies: [
+                "SubscriberSync",
+                "TencentSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -63,10 +72,10 @@ let package = Package(
             name: "subscriber-sync",
             dependencies: [
                 "SubscriberSync",
+                "SubscriberSyncDemo",
                 "TencentSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

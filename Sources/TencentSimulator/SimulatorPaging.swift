@@ -10,7 +10,7 @@ struct PageCut: Sendable {
     var pageIndex: Int
     var churn: [TencentSimulator.ChurnChange]
     var notify: CallbackSender?
-    var hook: (@Sendable (String, Int) -> Void)?
+    var hook: (@Sendable (String, Int) async -> Void)?
 }
 
 extension SimulatorState {

@@ -171,7 +171,7 @@ extension TencentSimulator {
         if let notify = cut.notify, !cut.churn.isEmpty {
             await notifyChurn(cut.churn, account: account, sender: notify)
         }
-        cut.hook?(account, cut.pageIndex)
+        await cut.hook?(account, cut.pageIndex)
 
         var json = JSONBytes(capacity: 160 + cut.subscribers.count * 160)
         json.raw(#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"Next":"#)

@@ -209,7 +209,7 @@ public final class TencentSimulator: Sendable {
     /// Called after every successful `get_subscriber_info` page, before it is answered, with the
     /// account and the page index (0 for the first page of a scan). It runs outside the lock, so it
     /// may change the listing (e.g. to add and remove subscribers while a scan is in progress).
-    public var onPageServed: (@Sendable (_ account: String, _ pageIndex: Int) -> Void)? {
+    public var onPageServed: (@Sendable (_ account: String, _ pageIndex: Int) async -> Void)? {
         get { state.withLock { $0.onPageServed } }
         set { state.withLock { $0.onPageServed = newValue } }
     }
@@ -307,7 +307,7 @@ struct SimulatorState: Sendable {
     var callLog: [Int64] = []
     var pagingMode: TencentSimulator.PagingMode
     var echoesOfficialAccount = true
-    var onPageServed: (@Sendable (String, Int) -> Void)?
+    var onPageServed: (@Sendable (String, Int) async -> Void)?
     var churns: [String: ChurnPlan] = [:]
     var churnLog: [TencentSimulator.ChurnChange] = []
     var churnCounter = 0

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import TencentSimulator
+import SubscriberSyncDemo
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import SubscriberSync
 #if canImport(Glibc)
 import Glibc
@@ -20,16 +19,17 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = database ?? ProcessInfo.processInfo.environment["SUBSCRIBER_SYNC_DATABASE"] ?? "subscriber-sync.sqlite"
-        let database: DatabasePool
+        // The sdkappid only names event sources, which export does not write.
+        let storage = SQLiteStorage(path: path, sdkAppID: "", access: .existing)
         do {
-            database = try StoreDatabase.open(path: path, create: false, migrate: false)
+            try await storage.open()
         } catch {
             throw ValidationError("\(error)")
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 16)
-        try SubscriberExport.write(database: database, account: officialAccount) { line in
-            buffer.append(contentsOf: line)
+        try await storage.exportSubscribers(account: officialAccount) { record in
+            buffer.append(contentsOf: record.exportLine())
             if buffer.count >= 1 << 16 {
                 try Self.flush(&buffer)
             }

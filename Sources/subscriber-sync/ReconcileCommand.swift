@@ -24,9 +24,10 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        // Without --events this run never emits: do not open (let alone repair) an events file
-        // that a running serve may be appending to.
-        let app = try SubscriberSyncApp(settings: settings, logger: logger, sink: options.events == nil ? StdoutEventSink() : nil)
+        // Without --events this run never emits, so it never opens (let alone repairs) an events
+        // file that a running serve may be appending to: the output opens with the emitter lease.
+        let app = SubscriberSyncApp(settings: settings, logger: logger)
+        try await app.storage.open()
         var removalGuard = settings.removalGuard
         removalGuard.allowMassRemoval = allowMassRemoval
         guard let reconciler = try app.reconciler(removalGuard: removalGuard, oneShot: true) else {

@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let app = try SubscriberSyncApp(settings: settings, logger: logger, metrics: registry)
+        let app = SubscriberSyncApp(settings: settings, logger: logger, metrics: registry)
         try await app.run()
     }
 }

@@ -24,6 +24,24 @@ public enum CallbackCommand: Sendable, Equatable {
     }
 }
 
+extension CallbackCommand {
+    /// What the callback tells the store, or nil for a command that changes nothing.
+    public var storeChange: StoreChange? {
+        switch self {
+        case .subscribersAdded(let callback):
+            .subscribers(SubscriberFacts(.subscribed, account: callback.account, subscribers: callback.subscribers,
+                                         version: callback.eventTime, origin: .webhook, operatorAccount: callback.operatorAccount))
+        case .subscribersDeleted(let callback):
+            .subscribers(SubscriberFacts(.unsubscribed, account: callback.account, subscribers: callback.subscribers,
+                                         version: callback.eventTime, origin: .webhook, operatorAccount: callback.operatorAccount))
+        case .accountDestroyed(let account, let eventTime):
+            .accountDestroyed(account: account, at: eventTime)
+        case .beforeAddSubscriber, .other:
+            nil
+        }
+    }
+}
+
 /// `CallbackAfterAddSubscriber` / `CallbackAfterDeleteSubscriber` after validation.
 public struct SubscriberCallback: Sendable, Equatable {
     public var account: String

@@ -8,15 +8,13 @@ public struct CallbackHandler: Sendable {
 
     let verifier: CallbackVerifier
     let parser = CallbackBodyParser()
-    let store: SubscriberStore
-    let commits: CommitQueue
+    let storage: any SubscriberStorage
     let logger: Logger
     let metrics = CallbackMetrics()
 
-    public init(verifier: CallbackVerifier, store: SubscriberStore, commits: CommitQueue, logger: Logger) {
+    public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger) {
         self.verifier = verifier
-        self.store = store
-        self.commits = commits
+        self.storage = storage
         self.logger = logger
     }
 
@@ -51,18 +49,12 @@ public struct CallbackHandler: Sendable {
     }
 
     private func apply(_ command: CallbackCommand) async throws(CallbackRefusal) -> String {
-        switch command {
-        case .beforeAddSubscriber: return "allowed"
-        case .other: return "ignored"
-        case .subscribersAdded, .subscribersDeleted, .accountDestroyed: break
+        guard let change = command.storeChange else {
+            return command == .beforeAddSubscriber ? "allowed" : "ignored"
         }
-        let result: SubscriberStore.ApplyResult
+        let result: ApplyResult
         do {
-            let store = self.store
-            let prepared = store.prepare(command)
-            result = try await commits.submit { db, recordedAt in
-                try store.apply(prepared, recordedAt: recordedAt, in: db)
-            }
+            result = try await storage.apply(change)
         } catch {
             logger.error("could not commit callback", metadata: ["error": "\(error)"])
             throw CallbackRefusal(.storageUnavailable, "storage unavailable; retry later")

@@ -1,43 +1,47 @@
-import GRDB
 import Logging
 import Metrics
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// Writes outbox events to the sink in sequence order: write every line, make the sink durable,
+/// Writes recorded events to the sink in sequence order: write every line, make the sink durable,
 /// and only then advance the checkpoint. A crash between the two re-emits from the checkpoint,
 /// so delivery is at least once and consumers drop repeated ids.
+///
+/// One emitter writes per store: the holder of the store's lease. The sink is opened when this
+/// process first holds the lease, not before.
 public final class EventEmitter: Service {
-    private let database: any DatabaseWriter
-    /// When set (in `serve`), checkpoints advance through the callbacks' group commit.
-    private let commits: CommitQueue?
-    private let sink: any EventSink
-    private let lease: EmitterLease
+    private let store: any EventStore
+    private let makeSink: @Sendable () throws -> any EventSink
+    private let sink = Mutex<(any EventSink)?>(nil)
+    private let holder: String
     private let logger: Logger
     private let batchSize: Int
     private let pollInterval: Duration
     private let renewInterval: Duration
     private let linger: Duration
+    private let leaseDurationMilliseconds: Int64
     private let reopenRequested = Atomic<Bool>(false)
-    private let holding = Atomic<Bool>(false)
+    private let lease = Mutex<EmitterLeaseGrant?>(nil)
 
-    public init(database: any DatabaseWriter, commits: CommitQueue? = nil, sink: any EventSink, lease: EmitterLease, logger: Logger,
+    /// With a 6 s lease renewed every 2 s and contenders retrying every second, a crashed holder is
+    /// replaced within 7 s.
+    public init(store: any EventStore, sink makeSink: @escaping @Sendable () throws -> any EventSink, holder: String, logger: Logger,
                 batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2),
-                linger: Duration = .milliseconds(20)) {
-        self.database = database
-        self.commits = commits
-        self.sink = sink
-        self.lease = lease
+                linger: Duration = .milliseconds(20), leaseDurationMilliseconds: Int64 = 6_000) {
+        self.store = store
+        self.makeSink = makeSink
+        self.holder = holder
         self.logger = logger
         self.batchSize = batchSize
         self.pollInterval = pollInterval
         self.renewInterval = renewInterval
         self.linger = linger
+        self.leaseDurationMilliseconds = leaseDurationMilliseconds
     }
 
     /// Whether this process currently holds the emitter lease.
-    public var isHoldingLease: Bool { holding.load(ordering: .relaxed) }
+    public var isHoldingLease: Bool { lease.withLock { $0 != nil } }
 
     /// Asks for the output to be reopened before the next write (SIGHUP after logrotate).
     public func requestReopen() {
@@ -45,15 +49,14 @@ public final class EventEmitter: Service {
     }
 
     public func run() async throws {
-        defer { sink.close() }
+        defer { closeSink() }
         let clock = ContinuousClock()
         var lastRenew = clock.now - renewInterval
         var warnedWaiting = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if !isHoldingLease || clock.now - lastRenew >= renewInterval {
-                    let acquired = try await database.write { try self.lease.acquire(in: $0) }
-                    holding.store(acquired, ordering: .relaxed)
+                    let acquired = try await acquire()
                     lastRenew = clock.now
                     if !acquired {
                         if !warnedWaiting {
@@ -84,66 +87,87 @@ public final class EventEmitter: Service {
         await drainForShutdown()
     }
 
+    private func acquire() async throws -> Bool {
+        let grant = try await store.acquireEmitterLease(holder: holder, durationMilliseconds: leaseDurationMilliseconds)
+        lease.withLock { $0 = grant }
+        return grant != nil
+    }
+
+    private func release() async throws {
+        guard let grant = lease.withLock({ $0 }) else { return }
+        try await store.releaseEmitterLease(grant)
+        lease.withLock { $0 = nil }
+    }
+
     /// After the HTTP server has stopped (services stop in reverse order), everything committed is
-    /// in the outbox: write it all out before exiting.
+    /// recorded: write it all out before exiting.
     private func drainForShutdown() async {
         guard isHoldingLease else { return }
         do {
             while isHoldingLease, try await emitBatch() > 0 {}
-            try await database.write { try self.lease.release(in: $0) }
-            holding.store(false, ordering: .relaxed)
+            try await release()
         } catch {
             logger.error("could not flush events before exit; they stay in the outbox", metadata: ["error": "\(error)"])
         }
     }
 
-    /// For one-shot commands: when no other process holds the lease, write out everything in the
-    /// outbox and release the lease. Returns false when another emitter (a running `serve`) holds it.
+    /// For one-shot commands: when no other process holds the lease, write out every recorded
+    /// event and release the lease. Returns false when another emitter (a running `serve`) holds it.
     public func emitPendingIfFree() async throws -> Bool {
-        defer { sink.close() }
-        let acquired = try await database.write { try self.lease.acquire(in: $0) }
-        guard acquired else { return false }
-        holding.store(true, ordering: .relaxed)
+        defer { closeSink() }
+        guard try await acquire() else { return false }
         while isHoldingLease, try await emitBatch() > 0 {}
-        try await database.write { try self.lease.release(in: $0) }
-        holding.store(false, ordering: .relaxed)
+        try await release()
         return true
     }
 
     /// Emits up to one batch; returns how many events were written.
     @discardableResult
     public func emitBatch() async throws -> Int {
+        guard let grant = lease.withLock({ $0 }) else { return 0 }
+        let sink = try openSink()
         if reopenRequested.exchange(false, ordering: .relaxed) {
             try sink.reopen()
             logger.info("reopened event output")
         }
-        let (checkpoint, events) = try await database.read { db in
-            let checkpoint = try EventOutbox.checkpoint(in: db)
-            return (checkpoint, try EventOutbox.lines(after: checkpoint, limit: self.batchSize, in: db))
-        }
-        guard let last = events.last else { return 0 }
-        var expected = checkpoint + 1
-        for event in events {
+        let batch = try await store.nextEvents(for: grant, limit: batchSize)
+        guard let last = batch.events.last else { return 0 }
+        var expected = batch.checkpoint + 1
+        for event in batch.events {
             if event.sequence != expected {
-                // Sequences are rowids assigned under SQLite's write lock, so only a delete of events
-                // not yet emitted makes a hole; say so loudly rather than pass it on silently.
+                // Every engine numbers events without holes, so only a delete of events not yet
+                // emitted makes one; say so loudly rather than pass it on silently.
                 logger.critical("outbox sequence gap", metadata: ["expected": "\(expected)", "found": "\(event.sequence)"])
             }
             expected = event.sequence + 1
         }
         // Blocking file I/O (a slow disk, a stalled stdout pipe) runs off the cooperative pool.
-        try await NIOThreadPool.singleton.runIfActive { [sink] in
+        try await NIOThreadPool.singleton.runIfActive { [events = batch.events] in
             for event in events { try sink.write(line: event.line) }
             try sink.sync()
         }
-        Counter(label: "subscriber_sync_events_written_total").increment(by: events.count)
-        let lease = self.lease
-        let advance: @Sendable (Database) throws -> Bool = { try lease.advance(checkpoint: last.sequence, in: $0) }
-        let stillHolding = if let commits { try await commits.submitWrite(advance) } else { try await database.write(advance) }
-        holding.store(stillHolding, ordering: .relaxed)
+        Counter(label: "subscriber_sync_events_written_total").increment(by: batch.events.count)
+        let stillHolding = try await store.advanceCheckpoint(to: last.sequence, for: grant)
         if !stillHolding {
+            lease.withLock { $0 = nil }
             logger.warning("lost the event emitter lease; another process emits from here")
         }
-        return events.count
+        return batch.events.count
+    }
+
+    private func openSink() throws -> any EventSink {
+        try sink.withLock { sink in
+            if let sink { return sink }
+            let opened = try makeSink()
+            sink = opened
+            return opened
+        }
+    }
+
+    private func closeSink() {
+        sink.withLock { sink in
+            sink?.close()
+            sink = nil
+        }
     }
 }

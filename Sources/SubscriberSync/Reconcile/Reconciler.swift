@@ -1,4 +1,3 @@
-import GRDB
 import Logging
 import Metrics
 
@@ -19,17 +18,15 @@ public struct Reconciler: Sendable {
     }
 
     let client: TencentClient
-    let database: any DatabaseWriter
-    let store: SubscriberStore
+    let storage: any SubscriberStorage
     let clock: any WallClock
     let logger: Logger
     let options: Options
 
-    public init(client: TencentClient, database: any DatabaseWriter, store: SubscriberStore, clock: any WallClock = SystemWallClock(),
+    public init(client: TencentClient, storage: any SubscriberStorage, clock: any WallClock = SystemWallClock(),
                 logger: Logger, options: Options = Options()) {
         self.client = client
-        self.database = database
-        self.store = store
+        self.storage = storage
         self.clock = clock
         self.logger = logger
         self.options = options
@@ -38,10 +35,9 @@ public struct Reconciler: Sendable {
     /// The accounts a pass covers: the configured ones and every one first seen in a callback,
     /// minus destroyed accounts (a configured one is reported).
     public func accounts(configured: [String]) async throws -> [String] {
-        let (known, destroyed) = try await database.read { db in
-            (try String.fetchAll(db, sql: "SELECT account FROM accounts WHERE destroyed_at IS NULL ORDER BY account"),
-             Set(try SubscriberStore.destroyedAccounts(in: db)))
-        }
+        let records = try await storage.accounts()
+        let known = records.filter { $0.destroyedAt == nil }.map(\.account)
+        let destroyed = Set(records.filter { $0.destroyedAt != nil }.map(\.account))
         var result: [String] = []
         var seen = Set<String>()
         for account in configured + known where seen.insert(account).inserted {
@@ -67,47 +63,40 @@ public struct Reconciler: Sendable {
         let started = ContinuousClock.now
         let startedAt = clock.nowMilliseconds()
         var report = ReconcileReport(account: account, startedAt: startedAt)
-        var scan: Int64?
+        var pass: ListingPass?
         do {
-            let (scanID, subscribedAtStart) = try await database.write { [store] db in
-                try store.rememberAccount(account, seenAt: startedAt, in: db)
-                let subscribed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscribers WHERE account = ? AND subscribed = 1",
-                                                  arguments: [account]) ?? 0
-                try db.execute(sql: "INSERT INTO scans (account, started_at) VALUES (?, ?)", arguments: [account, startedAt])
-                return (db.lastInsertedRowID, subscribed)
-            }
-            scan = scanID
-            report.subscribedAtStart = subscribedAtStart
-            let listing = ListingScan(client: client, database: database, clock: clock, isInterrupted: isInterrupted)
-            try await listing.run(account: account, report: &report)
+            let begun = try await storage.beginPass(account: account, startedAt: startedAt)
+            pass = begun
+            report.subscribedAtStart = begun.subscribedAtStart
+            let listing = ListingScan(client: client, storage: storage, pass: begun, clock: clock, isInterrupted: isInterrupted)
+            try await listing.run(report: &report)
             report.scanMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
 
             // Candidates first: they are the subscribers missing from the listing, which the adds
             // below do not touch, and looking for them before a first sync's million adds is cheap.
-            let repair = DriftRepair(store: store, database: database, clock: clock, batchSize: options.batchSize)
-            let (candidates, removable) = try await repair.markCandidates(account: account, scan: scanID, scanStartedAt: startedAt)
-            report.removalCandidates = candidates
-            try await repair.applyFieldChanges(account: account, report: &report)
-            report.added = try await repair.addListed(account: account)
-            let storeHolds = report.subscribedAtStart > 0 || candidates > 0
-            let guardCount = report.listed == 0 ? candidates : removable.count
+            let candidates = try await storage.markRemovalCandidates(in: begun)
+            report.removalCandidates = candidates.count
+            report.updated = try await storage.applyListedFields(in: begun, batchSize: options.batchSize)
+            report.added = try await storage.addListed(in: begun)
+            let storeHolds = report.subscribedAtStart > 0 || candidates.count > 0
+            let guardCount = report.listed == 0 ? candidates.count : candidates.removable.count
             if let reason = options.removalGuard.holdReason(removals: guardCount, subscribedAtStart: report.subscribedAtStart,
                                                             listed: report.listed, storeHoldsSubscribers: storeHolds) {
                 report.outcome = .held
                 report.reason = reason
                 report.held = guardCount
             } else {
-                report.removed = try await repair.remove(removable, account: account, scanStartedAt: startedAt)
+                report.removed = try await storage.removeMissing(candidates.removable, in: begun, batchSize: options.batchSize)
                 report.outcome = .completed
             }
             report.durationMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
-            try await finish(report, scan: scanID, complete: true)
+            try await finish(report, pass: begun, complete: true)
         } catch {
             report.outcome = .failed
             report.reason = (error as? ListingScan.Failure)?.reason ?? "\(error)"
             report.durationMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
             do {
-                try await finish(report, scan: scan, complete: false)
+                try await finish(report, pass: pass, complete: false)
             } catch {
                 logger.error("could not record the failed pass", metadata: ["account": "\(account)", "error": "\(error)"])
             }
@@ -117,28 +106,15 @@ public struct Reconciler: Sendable {
     }
 
     /// Records the outcome and its events in one transaction and drops the listing.
-    private func finish(_ report: ReconcileReport, scan: Int64?, complete: Bool) async throws {
+    private func finish(_ report: ReconcileReport, pass: ListingPass?, complete: Bool) async throws {
         let finishedAt = clock.nowMilliseconds()
-        try await database.write { [store] db in
-            if self.options.dropListingAfterPass || !complete {
-                try ListingScan.dropTable(in: db)
-            }
-            if let scan {
-                try db.execute(sql: "UPDATE scans SET finished_at = ?, outcome = ? WHERE id = ?", arguments: [finishedAt, report.outcome.rawValue, scan])
-                if complete {
-                    try db.execute(sql: "UPDATE accounts SET last_complete_scan = ? WHERE account = ?", arguments: [scan, report.account])
-                }
-            }
-            switch report.outcome {
-            case .failed:
-                try store.outbox.append(report.event(.reconcileFailed, at: finishedAt), recordedAt: finishedAt, in: db)
-            case .held:
-                try store.outbox.append(report.event(.reconcileHeld, at: finishedAt), recordedAt: finishedAt, in: db)
-                try store.outbox.append(report.event(.reconcileCompleted, at: finishedAt), recordedAt: finishedAt, in: db)
-            case .completed:
-                try store.outbox.append(report.event(.reconcileCompleted, at: finishedAt), recordedAt: finishedAt, in: db)
-            }
+        let events: [ChangeEvent] = switch report.outcome {
+        case .failed: [report.event(.reconcileFailed, at: finishedAt)]
+        case .held: [report.event(.reconcileHeld, at: finishedAt), report.event(.reconcileCompleted, at: finishedAt)]
+        case .completed: [report.event(.reconcileCompleted, at: finishedAt)]
         }
+        try await storage.finishPass(pass, at: finishedAt, outcome: report.outcome.rawValue, complete: complete, events: events,
+                                     keepListing: !options.dropListingAfterPass)
     }
 
     private func log(_ report: ReconcileReport) {

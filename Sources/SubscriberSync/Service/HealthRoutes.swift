@@ -1,4 +1,3 @@
-import GRDB
 import Hummingbird
 
 /// `/healthz` (the process answers) and `/readyz` (the database takes writes and the emitter keeps
@@ -11,13 +10,12 @@ enum HealthRoutes {
         router.get("/healthz") { _, _ in json(.ok, #"{"status":"ok"}"#) }
     }
 
-    static func add(to router: Router<BasicRequestContext>, database: DatabasePool, clock: any WallClock) {
+    static func add(to router: Router<BasicRequestContext>, storage: any SubscriberStorage, clock: any WallClock) {
         addLiveness(to: router)
         router.get("/readyz") { _, _ in
             do {
-                // BEGIN IMMEDIATE takes the write lock: proof that a callback could commit now.
-                try await database.writeWithoutTransaction { db in try db.inTransaction(.immediate) { .rollback } }
-                let oldest = try await database.read { try EventOutbox.oldestPendingRecordedTime(in: $0) }
+                try await storage.checkWritable()
+                let oldest = try await storage.emitterProgress().oldestPendingRecordedAt
                 if let oldest, clock.nowMilliseconds() - oldest > maxEmitterLagMilliseconds {
                     return json(.serviceUnavailable, #"{"status":"not ready","reason":"event emitter is behind"}"#)
                 }

@@ -1,4 +1,3 @@
-import GRDB
 import Hummingbird
 import Metrics
 import Prometheus
@@ -7,18 +6,12 @@ import Prometheus
 /// emitter lag) are read from the database at scrape time rather than kept up to date on the
 /// callback path.
 enum MetricsRoute {
-    static func add(to router: Router<BasicRequestContext>, registry: PrometheusCollectorRegistry, database: DatabasePool) {
+    static func add(to router: Router<BasicRequestContext>, registry: PrometheusCollectorRegistry, storage: any SubscriberStorage) {
         router.get("/metrics") { _, _ in
             do {
-                let (counts, lag) = try await database.read { db in
-                    let counts = try Row.fetchAll(db, sql: """
-                        SELECT a.account, COUNT(s.subscriber) FROM accounts a
-                        LEFT JOIN subscribers s ON s.account = a.account AND s.subscribed = 1
-                        GROUP BY a.account
-                        """).map { ($0[0] as String, $0[1] as Int) }
-                    return (counts, try EventOutbox.newestSequence(in: db) - EventOutbox.checkpoint(in: db))
-                }
-                for (account, count) in counts {
+                let counts = try await storage.subscriberCounts()
+                let lag = try await storage.emitterProgress().lag
+                for (account, count) in counts.sorted(by: { $0.key < $1.key }) {
                     Gauge(label: "subscriber_sync_subscribers", dimensions: [("account", account)]).record(count)
                 }
                 Gauge(label: "subscriber_sync_emitter_lag_events").record(lag)

@@ -1,40 +1,39 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The composition root of `serve`: the one place that knows every concrete type.
+/// The composition root: the one place that knows every concrete type. It does no I/O when it is
+/// made; the store opens in `run` (or on first use), the event output when this process first
+/// holds the emitter lease.
 public struct SubscriberSyncApp: Sendable {
     public let settings: ServeSettings
-    public let database: DatabasePool
-    public let store: SubscriberStore
+    public let storage: any SubscriberStorage
     public let emitter: EventEmitter
-    let commits: CommitQueue
     let clock: any WallClock
     let logger: Logger
     /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
     let metrics: PrometheusCollectorRegistry?
 
-    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil,
-                metrics: PrometheusCollectorRegistry? = nil) throws {
+    /// `sink` replaces the configured event output (tests).
+    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(),
+                sink: (@Sendable () throws -> any EventSink)? = nil, metrics: PrometheusCollectorRegistry? = nil) {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        database = try StoreDatabase.open(path: settings.databasePath)
-        store = SubscriberStore(outbox: EventOutbox(sdkAppID: settings.sdkAppID))
-        commits = CommitQueue(writer: database, clock: clock)
-        let output: any EventSink
-        switch (sink, settings.events) {
-        case (let sink?, _): output = sink
-        case (nil, .stdout): output = StdoutEventSink()
-        case (nil, .file(let path)): output = try FileEventSink(path: path, rotateBytes: settings.eventsRotateBytes, clock: clock)
+        storage = SQLiteStorage(path: settings.databasePath, sdkAppID: settings.sdkAppID, clock: clock)
+        let (events, rotateBytes) = (settings.events, settings.eventsRotateBytes)
+        let makeSink: @Sendable () throws -> any EventSink = sink ?? {
+            switch events {
+            case .stdout: StdoutEventSink()
+            case .file(let path): try FileEventSink(path: path, rotateBytes: rotateBytes, clock: clock)
+            }
         }
         let holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
-        emitter = EventEmitter(database: database, commits: commits, sink: output, lease: EmitterLease(holder: holder, clock: clock), logger: logger)
+        emitter = EventEmitter(store: storage, sink: makeSink, holder: holder, logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -42,7 +41,7 @@ public struct SubscriberSyncApp: Sendable {
         let handler = CallbackHandler(
             verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
                                        requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
-            store: store, commits: commits, logger: logger
+            storage: storage, logger: logger
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
         if settings.metricsPort == nil {
@@ -56,8 +55,8 @@ public struct SubscriberSyncApp: Sendable {
 
     /// `/metrics`, `/healthz` and `/readyz`: on the callback listener, or on `--metrics-listen`.
     func addObservability(to router: Router<BasicRequestContext>) {
-        HealthRoutes.add(to: router, database: database, clock: clock)
-        if let metrics { MetricsRoute.add(to: router, registry: metrics, database: database) }
+        HealthRoutes.add(to: router, storage: storage, clock: clock)
+        if let metrics { MetricsRoute.add(to: router, registry: metrics, storage: storage) }
     }
 
     /// Warnings about the configuration that do not stop the service.
@@ -65,7 +64,7 @@ public struct SubscriberSyncApp: Sendable {
         if settings.callbackToken == nil {
             logger.warning("no callback token configured (\(ServeSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
         }
-        let destroyed = Set(try await database.read { try SubscriberStore.destroyedAccounts(in: $0) })
+        let destroyed = Set(try await storage.accounts().filter { $0.destroyedAt != nil }.map(\.account))
         for account in settings.officialAccounts where destroyed.contains(account) {
             logger.warning("configured official account was destroyed; it is no longer reconciled", metadata: ["account": "\(account)"])
         }
@@ -75,26 +74,27 @@ public struct SubscriberSyncApp: Sendable {
     public func reconciler(httpClient: HTTPClient = .shared, removalGuard: RemovalGuard? = nil, oneShot: Bool = false) throws -> Reconciler? {
         guard settings.secretKey != nil else { return nil }
         let client = TencentClient(configuration: try settings.clientConfiguration(), httpClient: httpClient, logger: logger, clock: clock)
-        return Reconciler(client: client, database: database, store: store, clock: clock, logger: logger,
+        return Reconciler(client: client, storage: storage, clock: clock, logger: logger,
                           options: .init(removalGuard: removalGuard ?? settings.removalGuard, dropListingAfterPass: !oneShot))
     }
 
-    /// Runs until SIGTERM/SIGINT. Services start in dependency order (WAL checkpointer, event
-    /// emitter, reconciler, HTTP server) and stop in reverse, so every callback acknowledged before
-    /// shutdown is also written out before exit.
+    /// Runs until SIGTERM/SIGINT. Services start in dependency order (the store's group commit and
+    /// housekeeping, the event emitter, the reconciler, the HTTP server) and stop in reverse, so
+    /// every callback acknowledged before shutdown is also written out before exit.
     public func run() async throws {
+        try await storage.open()
         try await startupWarnings()
         let group = ServiceGroup(configuration: .init(services: [try application()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        try? database.close()
+        await storage.close()
     }
 
     /// The whole service as one Hummingbird application (a `Service`) whose own services are the
-    /// WAL checkpointer, the emitter, the SIGHUP reopener, the reconciler and the metrics listener.
+    /// store's, the emitter, the SIGHUP reopener, the reconciler and the metrics listener.
     /// `onListening` gets the bound callback port.
     public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some Service {
         let logger = self.logger
-        var services: [any Service] = [CheckpointService(path: database.path, logger: logger), emitter, HangupReopener(emitter: emitter)]
+        var services: [any Service] = storage.services(logger: logger) + [emitter, HangupReopener(emitter: emitter)]
         if settings.reconcileIntervalSeconds == 0 {
             logger.notice("periodic reconcile is off (reconcile interval 0)")
         } else if let reconciler = try reconciler() {

@@ -1,29 +1,25 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Logging
 import Synchronization
 import Testing
 import TencentSimulator
 @testable import SubscriberSync
 
-/// A simulator served over real loopback HTTP, a real SQLite store, and the production client
-/// and reconciler between them.
+/// A simulator served over real loopback HTTP, a real store of the given engine, and the
+/// production client and reconciler between them.
 final class SimulatorHarness: Sendable {
     static let key = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
     static let sdkAppID: UInt64 = 1_400_000_000
     let simulator: TencentSimulator
-    let directory: TemporaryDirectory
-    let database: DatabasePool
-    let store: SubscriberStore
+    let store: TestStore
+    var storage: any SubscriberStorage { store.storage }
     let baseURL: String
     private let server: Task<Void, any Error>
 
-    init(callsPerSecond: Int = 200) async throws {
+    init(callsPerSecond: Int = 200, engine: StorageEngine = .sqlite) async throws {
         simulator = TencentSimulator(sdkAppID: Self.sdkAppID, adminIdentifier: "administrator", secretKey: Self.key, callsPerSecond: callsPerSecond)
-        directory = try TemporaryDirectory()
-        database = try StoreDatabase.open(path: directory.file("store.sqlite"))
-        store = SubscriberStore(outbox: EventOutbox(sdkAppID: String(Self.sdkAppID)))
+        store = try await engine.makeStore(sdkAppID: String(Self.sdkAppID))
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let simulator = self.simulator
         server = Task {
@@ -47,7 +43,7 @@ final class SimulatorHarness: Sendable {
     }
 
     func reconciler(removalGuard: RemovalGuard = RemovalGuard(), client: TencentClient? = nil) -> Reconciler {
-        Reconciler(client: client ?? self.client(), database: database, store: store, logger: Logger(label: "test-reconciler"),
+        Reconciler(client: client ?? self.client(), storage: storage, logger: Logger(label: "test-reconciler"),
                    options: .init(removalGuard: removalGuard, batchSize: 64))
     }
 
@@ -56,44 +52,41 @@ final class SimulatorHarness: Sendable {
     }
 
     /// A callback as the webhook path applies it.
-    func callback(_ command: CallbackCommand, recordedAt: Int64 = SystemWallClock().nowMilliseconds()) throws {
-        _ = try database.write { try store.apply(command, recordedAt: recordedAt, in: $0) }
+    func callback(_ command: CallbackCommand) async throws {
+        if let change = command.storeChange { _ = try await storage.apply(change) }
     }
 
-    func subscribe(_ account: String, _ subscribers: [String], at time: Int64) throws {
-        try callback(.subscribersAdded(SubscriberCallback(account: account, operatorAccount: nil, subscribers: subscribers, eventTime: time)))
+    func subscribe(_ account: String, _ subscribers: [String], at time: Int64) async throws {
+        try await callback(.subscribersAdded(SubscriberCallback(account: account, operatorAccount: nil, subscribers: subscribers, eventTime: time)))
     }
 
-    func unsubscribe(_ account: String, _ subscribers: [String], at time: Int64) throws {
-        try callback(.subscribersDeleted(SubscriberCallback(account: account, operatorAccount: nil, subscribers: subscribers, eventTime: time)))
+    func unsubscribe(_ account: String, _ subscribers: [String], at time: Int64) async throws {
+        try await callback(.subscribersDeleted(SubscriberCallback(account: account, operatorAccount: nil, subscribers: subscribers, eventTime: time)))
     }
 
-    func subscribed(_ account: String) throws -> Set<String> {
-        Set(try database.read { try String.fetchAll($0, sql: "SELECT subscriber FROM subscribers WHERE account = ? AND subscribed = 1", arguments: [account]) })
+    func subscribed(_ account: String) async throws -> Set<String> {
+        Set(try await store.subscribed(account))
+    }
+
+    func record(_ account: String, _ subscriber: String) async throws -> SubscriberRecord? {
+        try await store.record(account, subscriber)
     }
 
     /// Events after `sequence`, as (type without prefix, subject, data).
-    func events(after sequence: Int64 = 0) throws -> [(type: String, subject: String, data: [String: Any])] {
-        try database.read { try EventOutbox.events(after: sequence, limit: 10_000_000, in: $0) }.map { event in
-            (event.type.replacingOccurrences(of: EventType.prefix, with: ""), event.subject,
-             (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:])
-        }
+    func events(after sequence: Int64 = 0) async throws -> [(type: String, subject: String, data: [String: Any])] {
+        try await store.events().filter { $0.sequence > sequence }.map { ($0.type, $0.subject, $0.data) }
     }
 
-    func scalar(_ sql: String) throws -> Int64? {
-        try database.read { try Int64.fetchOne($0, sql: sql) }
+    func lines() async throws -> [String] {
+        try await store.events().map(\.line)
     }
 
-    func lines() throws -> [[UInt8]] {
-        try database.read { try EventOutbox.events(after: 0, limit: 1_000_000, in: $0) }.map { $0.line() }
+    func eventIDs() async throws -> [String] {
+        try await store.events().map(\.id)
     }
 
-    func eventIDs() throws -> [String] {
-        try database.read { try String.fetchAll($0, sql: "SELECT id FROM outbox") }
-    }
-
-    func newestSequence() throws -> Int64 {
-        try database.read { try EventOutbox.newestSequence(in: $0) }
+    func newestSequence() async throws -> Int64 {
+        try await storage.emitterProgress().newest
     }
 
     /// `count` subscribers named `prefix0000`…, in the simulator and (optionally) in the store.

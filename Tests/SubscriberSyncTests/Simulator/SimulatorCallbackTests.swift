@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -146,7 +145,7 @@ struct SimulatorCallbackTests {
         let settings = try await ServeSettings.load(
             flags: [.sdkappid: ["1400000000"], .database: [directory.file("db.sqlite")], .listen: ["127.0.0.1:0"]],
             configFile: nil, environment: ["TENCENT_CALLBACK_TOKEN": Self.token])
-        let service = try SubscriberSyncApp(settings: settings, logger: Logger(label: "test"), sink: MemoryEventSink())
+        let service = SubscriberSyncApp(settings: settings, logger: Logger(label: "test"), sink: { MemoryEventSink() })
         let simulator = SimFixture.simulator()
         let app = Application(router: service.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client async throws in
@@ -164,9 +163,8 @@ struct SimulatorCallbackTests {
             let forged = try await forger.subscribersAdded(account: SimFixture.account, subscribers: ["mallory"], operator: "mallory", eventTime: now + 20)
             #expect(forged.map(\.status) == [401])
         }
-        let stored = try await service.database.read { db in
-            try String.fetchAll(db, sql: "SELECT subscriber FROM subscribers WHERE subscribed = 1 ORDER BY subscriber")
-        }
+        var stored: [String] = []
+        try await service.storage.exportSubscribers(account: nil) { stored.append($0.subscriber) }
         #expect(stored == simulator.subscribers(of: SimFixture.account)?.map(\.account))
         #expect(stored == ["alice", "carol"])
     }

@@ -3,9 +3,9 @@ import Foundation
 import GRDB
 
 /// Opens the SQLite database every command shares and brings its schema up to date.
-public enum StoreDatabase {
-    public struct OpenError: Error, CustomStringConvertible {
-        public var description: String
+enum SQLiteDatabase {
+    struct OpenError: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Opens (creating when allowed) the database at `path` in WAL mode with `synchronous=FULL`.
@@ -13,7 +13,7 @@ public enum StoreDatabase {
     /// Durability: in WAL mode with `synchronous=FULL` SQLite fsyncs the WAL on every commit, so an
     /// acknowledged callback survives power loss, not only a process crash. `NORMAL` would only
     /// survive the latter, which is not what "committed durably" promises Tencent.
-    public static func open(path: String, create: Bool = true, migrate: Bool = true) throws -> DatabasePool {
+    static func open(path: String, create: Bool = true, migrate: Bool = true) throws -> DatabasePool {
         _ = processSettings
         if !create && !FileManager.default.fileExists(atPath: path) {
             throw OpenError(description: "no database at \(path)")
@@ -40,8 +40,8 @@ public enum StoreDatabase {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(writerAutocheckpointPages)")
         }
         if migrate {
-            try StoreSchema.migrator.migrate(pool)
-        } else if try !pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) {
+            try SQLiteSchema.migrator.migrate(pool)
+        } else if try !pool.read({ try SQLiteSchema.migrator.hasCompletedMigrations($0) }) {
             throw OpenError(description: "the database at \(path) has an older or newer schema; run serve on it first")
         }
         return pool
@@ -59,9 +59,4 @@ public enum StoreDatabase {
     private static let processSettings: Void = {
         _ = subscriber_sync_sqlite_disable_memory_statistics()
     }()
-
-    /// The writer connection's `synchronous` level (2 = FULL); readers report their own value.
-    public static func synchronousLevel(_ pool: DatabasePool) throws -> Int {
-        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-    }
 }

@@ -1,7 +1,7 @@
 import GRDB
 
-/// The schema, as GRDB migrations so that later versions can evolve it in place.
-enum StoreSchema {
+/// The SQLite schema, as GRDB migrations so that later versions can evolve it in place.
+enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -48,7 +48,7 @@ enum StoreSchema {
         }
         migrator.registerMigration("v2-reconcile") { db in
             // The listing itself is streamed into a TEMP table of the writer connection (see
-            // ListingScan): it needs no durability, and a crash abandons the scan anyway.
+            // SQLiteListing): it needs no durability, and a crash abandons the scan anyway.
             try db.execute(sql: """
                 CREATE TABLE scans (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,6 +100,10 @@ enum StoreSchema {
                     SELECT RAISE(ABORT, 'the newest outbox row numbers the next event: it cannot be deleted');
                 END;
                 """)
+        }
+        migrator.registerMigration("v4-lease-epoch") { db in
+            // The emitter lease's fencing number (see `EmitterLeaseGrant`).
+            try db.execute(sql: "ALTER TABLE emitter_state ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
         }
         return migrator
     }

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Logging
 import ServiceLifecycle
 import SubscriberSync
+import TencentSimulator
 
 /// `subscriber-sync demo`: the whole product in one run, on loopback. A simulated Tencent with a
 /// few thousand subscribers, the real service against it, callbacks played with some lost,
@@ -57,7 +57,8 @@ public struct DemoScenario: Sendable {
             configFile: nil,
             environment: [ServeSettings.secretKeyEnvironment: key, ServeSettings.callbackTokenEnvironment: token]
         )
-        let app = try SubscriberSyncApp(settings: settings, logger: logger)
+        let app = SubscriberSyncApp(settings: settings, logger: logger)
+        try await app.storage.open()
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let group = ServiceGroup(configuration: .init(
             services: [try app.application(onListening: { portContinuation.yield($0) })], logger: logger))
@@ -72,7 +73,7 @@ public struct DemoScenario: Sendable {
         summary.reports.append(initial)
         output("   \(Self.describe(initial))")
         try await waitForEmitter(app)
-        let mark = try await app.database.read { try EventOutbox.newestSequence(in: $0) }
+        let mark = try await app.storage.emitterProgress().newest
 
         output("== the Chat console: subscribers come and go; some callbacks are lost, duplicated or reordered")
         let sender = CallbackSender(url: "http://127.0.0.1:\(servicePort)\(settings.callbackPath)", sdkAppID: sdkAppID, token: token)
@@ -105,13 +106,12 @@ public struct DemoScenario: Sendable {
         try await waitForEmitter(app)
 
         output("== the event stream after the initial sync (\(initial.added) subscribed events before it not shown)")
-        let events = try await app.database.read { try EventOutbox.events(after: mark, limit: 10_000, in: $0) }
-        for event in events { output(String(decoding: event.line().dropLast(), as: UTF8.self)) }
+        let events = try await app.storage.events(in: (mark + 1)...Int64.max, limit: 10_000)
+        for event in events { output(String(decoding: event.line.dropLast(), as: UTF8.self)) }
         summary.eventsShown = events.count
 
-        let stored = try await app.database.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT subscriber FROM subscribers WHERE account = ? AND subscribed = 1", arguments: [account]))
-        }
+        var stored = Set<String>()
+        try await app.storage.exportSubscribers(account: account) { stored.insert($0.subscriber) }
         let tencent = Set((simulator.subscribers(of: account) ?? []).map(\.account))
         summary.storeMatchesTencent = stored == tencent
         summary.mismatch = Array(stored.symmetricDifference(tencent).sorted().prefix(10))
@@ -122,8 +122,7 @@ public struct DemoScenario: Sendable {
 
     private func waitForEmitter(_ app: SubscriberSyncApp) async throws {
         for _ in 0..<200 {
-            let pending = try await app.database.read { try EventOutbox.newestSequence(in: $0) - EventOutbox.checkpoint(in: $0) }
-            if pending == 0 { return }
+            if try await app.storage.emitterProgress().lag == 0 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw DemoError(description: "the event emitter did not catch up")

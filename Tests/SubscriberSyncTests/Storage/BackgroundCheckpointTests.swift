@@ -16,7 +16,7 @@ import Testing
         init() throws {
             directory = try TemporaryDirectory()
             path = directory.file("store.sqlite")
-            database = try StoreDatabase.open(path: path)
+            database = try SQLiteDatabase.open(path: path)
             try database.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
                 try db.execute(sql: "CREATE TABLE filler (x BLOB)")
@@ -58,9 +58,9 @@ import Testing
 
     @Test func theWriterKeepsItsOwnCheckpointAsTheBackstop() throws {
         let directory = try TemporaryDirectory()
-        let database = try StoreDatabase.open(path: directory.file("store.sqlite"))
+        let database = try SQLiteDatabase.open(path: directory.file("store.sqlite"))
         let pages = try database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }
-        #expect(pages == StoreDatabase.writerAutocheckpointPages)
+        #expect(pages == SQLiteDatabase.writerAutocheckpointPages)
     }
 
     /// The service `serve` runs: copies committed pages while the writer stays under its own

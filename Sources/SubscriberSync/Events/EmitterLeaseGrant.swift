@@ -1,0 +1,12 @@
+/// The right to write the event stream, held by one process at a time. `epoch` is the fencing
+/// number: it grows every time the lease changes hands, and every write a holder makes checks it,
+/// so a holder that was paused past its expiry cannot advance the checkpoint after a takeover.
+public struct EmitterLeaseGrant: Sendable, Equatable {
+    public var holder: String
+    public var epoch: Int64
+
+    public init(holder: String, epoch: Int64) {
+        self.holder = holder
+        self.epoch = epoch
+    }
+}

@@ -1,0 +1,79 @@
+import GRDB
+
+/// The transactional outbox on SQLite: events are inserted in the same transaction as the change
+/// they describe, and the emitter later writes them out in `sequence` order.
+struct SQLiteOutbox: Sendable {
+    let sdkAppID: String
+    /// Every event of an account has the same source; encoding it once per event was measurable.
+    private let sources = BoundedCache<String, String>(capacity: 1024)
+
+    init(sdkAppID: String) {
+        self.sdkAppID = sdkAppID
+    }
+
+    /// How rows store their `source` and `type`: `<sdkappid>/<encoded account>` and the type
+    /// without its prefix (`EventLine` defines both forms). A first sync writes a million rows,
+    /// and the full strings were a fifth of each row's bytes. Rows written before this hold the
+    /// full strings; both render the same.
+    func storedSource(account: String) -> String {
+        if let known = sources.lookup(account) { return known }
+        let source = "\(PercentEncoding.encode(sdkAppID))/\(PercentEncoding.encode(account))"
+        sources.remember(account, source)
+        return source
+    }
+
+    /// Records `event` inside the caller's transaction. Sequence numbers are rowids assigned under
+    /// the single write lock (MAX + 1; a trigger keeps the newest row), so committed sequences never
+    /// have gaps: a rolled-back insert takes its number back with it.
+    func append(_ event: ChangeEvent, recordedAt: Int64, in db: Database) throws {
+        let insert = BoundStatement(try db.cachedStatement(sql: """
+            INSERT INTO outbox (id, type, source, subject, time, recorded_time, data) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """))
+        try insert.bind(1, EventIDGenerator.shared.next())
+        try insert.bind(2, event.type.rawValue)
+        try insert.bind(3, storedSource(account: event.account))
+        try insert.bind(4, event.subject)
+        try insert.bind(5, event.time)
+        try insert.bind(6, recordedAt)
+        try insert.bind(7, event.data)
+        try insert.execute()
+    }
+
+    /// Events with `sequence` in `first...last`, oldest first, rendered straight from SQLite's
+    /// column buffers (see `EventLine`): the emitter's path, and replay's.
+    static func lines(from first: Int64, through last: Int64 = .max, limit: Int, in db: Database) throws -> [RenderedEvent] {
+        let select = BoundStatement(try db.cachedStatement(sql: """
+            SELECT sequence, id, type, source, subject, time, recorded_time, data
+            FROM outbox WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?
+            """))
+        try select.bind(1, first)
+        try select.bind(2, last)
+        try select.bind(3, Int64(limit))
+        var rendered: [RenderedEvent] = []
+        rendered.reserveCapacity(min(limit, 4096))
+        while try select.step() {
+            let sequence = select.int64(0)
+            let line = EventLine.render(EventLine.Columns(
+                sequence: sequence, id: select.text(1), type: select.text(2), source: select.text(3),
+                subject: select.text(4), time: select.int64(5), recordedTime: select.int64(6), data: select.text(7)))
+            rendered.append(RenderedEvent(sequence: sequence, line: line))
+        }
+        return rendered
+    }
+
+    static func newestSequence(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM outbox") ?? 0
+    }
+
+    static func checkpoint(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT checkpoint FROM emitter_state WHERE id = 1") ?? 0
+    }
+
+    /// When the oldest event not yet written was recorded, or nil when the emitter is caught up.
+    static func oldestPendingRecordedTime(in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: """
+            SELECT recorded_time FROM outbox WHERE sequence > (SELECT checkpoint FROM emitter_state WHERE id = 1)
+            ORDER BY sequence LIMIT 1
+            """)
+    }
+}
