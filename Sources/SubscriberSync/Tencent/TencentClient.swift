@@ -35,26 +35,6 @@ public final class TencentClient: Sendable {
         try await call(command: "get_subscriber_info", body: request, answer: SubscriberPage.self)
     }
 
-    /// `SubscriberNum` and name of each account, in chunks of 50. Accounts Tencent reports an error
-    /// for are left out of the result.
-    public func getOfficialAccountInfo(accounts: [String]) async throws(TencentCallError) -> [String: OfficialAccountInfo] {
-        var result: [String: OfficialAccountInfo] = [:]
-        var start = 0
-        while start < accounts.count {
-            let chunk = Array(accounts[start..<min(start + GetOfficialAccountInfoRequest.maxAccounts, accounts.count)])
-            start += chunk.count
-            let answer = try await call(command: "get_official_account_info", body: GetOfficialAccountInfoRequest(accounts: chunk),
-                                        answer: OfficialAccountInfoList.self)
-            for (index, item) in answer.items.enumerated() where (item.errorCode ?? 0) == 0 {
-                // Tencent may not echo the account; then the answer follows the request order.
-                if let account = item.officialAccount ?? (index < chunk.count ? chunk[index] : nil) {
-                    result[account] = item
-                }
-            }
-        }
-        return result
-    }
-
     /// POSTs `body` to `/v4/<service>/<command>` and decodes the answer, retrying as classified.
     public func call<Body: Encodable & Sendable, Answer: Decodable>(
         service: String = TencentClient.officialAccountService, command: String, body: Body, answer: Answer.Type
