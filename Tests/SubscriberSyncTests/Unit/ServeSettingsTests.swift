@@ -53,6 +53,41 @@ import Testing
         await #expect(throws: ServeSettings.Invalid.self) { try await ServeSettings.load(flags: [:], configFile: file, environment: [:]) }
     }
 
+    /// Every source may hold a number as text, a JSON file also as a number; the first source that
+    /// holds the key wins whatever its form.
+    @Test func numbersInEveryForm() async throws {
+        let file = directory.file("config.json")
+        try #"{"sdkappid": "1400000003", "apiRateLimit": 50, "apiTimeout": "20", "maxRemovals": 7.0, "maxRemovalRatio": 1}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let fromFile = try await ServeSettings.load(flags: [:], configFile: file, environment: [:])
+        #expect(fromFile.sdkAppID == "1400000003")
+        #expect(fromFile.apiRateLimit == 50)
+        #expect(fromFile.apiTimeoutSeconds == 20)
+        #expect(fromFile.removalGuard.maxRemovals == 7)
+        #expect(fromFile.removalGuard.maxRemovalRatio == 1)
+        let overridden = try await ServeSettings.load(flags: [.apiRateLimit: [" 60 "]], configFile: file,
+                                                      environment: ["SUBSCRIBER_SYNC_API_RATE_LIMIT": "70", "SUBSCRIBER_SYNC_API_TIMEOUT": " 30"])
+        #expect(overridden.apiRateLimit == 60)
+        #expect(overridden.apiTimeoutSeconds == 30)
+    }
+
+    @Test(arguments: [
+        (#"{"sdkappid": 1, "apiRateLimit": 2.5}"#, #"apiRateLimit must be an integer in 1...10000, got "2.5""#),
+        (#"{"sdkappid": 1, "apiRateLimit": 0}"#, #"apiRateLimit must be an integer in 1...10000, got "0""#),
+        (#"{"sdkappid": 1, "apiRateLimit": "many"}"#, #"apiRateLimit must be an integer in 1...10000, got "many""#),
+        (#"{"sdkappid": 1, "maxRemovalRatio": 2}"#, #"maxRemovalRatio must be a number from 0 to 1, got "2""#),
+        (#"{"sdkappid": 1, "maxRemovalRatio": 1.5}"#, #"maxRemovalRatio must be a number from 0 to 1, got "1.5""#),
+        (#"{"sdkappid": 1, "maxRemovalRatio": "half"}"#, #"maxRemovalRatio must be a number from 0 to 1, got "half""#),
+    ])
+    func badNumbersAreNamedWithTheirValue(json: String, message: String) async throws {
+        let file = directory.file("bad.json")
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let error = await #expect(throws: ServeSettings.Invalid.self) {
+            try await ServeSettings.load(flags: [:], configFile: file, environment: [:])
+        }
+        #expect(error?.description == message)
+    }
+
     @Test func secretsComeFromFilesOrTheEnvironment() async throws {
         let tokenFile = directory.file("token")
         try "from-file\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
