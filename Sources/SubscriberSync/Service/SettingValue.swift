@@ -1,7 +1,7 @@
 import Configuration
 import Foundation
 
-extension ServeSettings.Key {
+extension ServiceSettings.Key {
     var configKey: ConfigKey { ConfigKey(rawValue) }
 }
 
@@ -26,7 +26,7 @@ extension ConfigReader {
     /// The typed read that matches the setting's source. Text first: flags, the environment and a
     /// YAML file answer every scalar as text, so they win over a JSON file below them; a read in the
     /// wrong form fails without asking the next source.
-    func setting(_ key: ServeSettings.Key) -> SettingValue? {
+    func setting(_ key: ServiceSettings.Key) -> SettingValue? {
         if let value = string(forKey: key.configKey) { return .text(value) }
         if let value = int(forKey: key.configKey) { return .integer(value) }
         if let value = double(forKey: key.configKey) { return .number(value) }
@@ -34,12 +34,12 @@ extension ConfigReader {
     }
 
     /// A setting that is text; a JSON number counts as its text (`"sdkappid": 1400000000`).
-    func text(_ key: ServeSettings.Key) -> String? {
+    func text(_ key: ServiceSettings.Key) -> String? {
         setting(key)?.text
     }
 
     /// An integer setting within `range`; text may have spaces around it.
-    func integer(_ key: ServeSettings.Key, in range: ClosedRange<Int64>) throws -> Int64? {
+    func integer(_ key: ServiceSettings.Key, in range: ClosedRange<Int64>) throws -> Int64? {
         guard let setting = setting(key) else { return nil }
         let value: Int64? = switch setting {
         case .text(let text): Int64(text.trimmingCharacters(in: .whitespaces))
@@ -47,13 +47,13 @@ extension ConfigReader {
         case .number: nil
         }
         guard let value, range.contains(value) else {
-            throw ServeSettings.Invalid("\(key.rawValue) must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(setting.text)\"")
+            throw ServiceSettings.Invalid("\(key.rawValue) must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(setting.text)\"")
         }
         return value
     }
 
     /// A number from 0 to 1.
-    func fraction(_ key: ServeSettings.Key) throws -> Double? {
+    func fraction(_ key: ServiceSettings.Key) throws -> Double? {
         guard let setting = setting(key) else { return nil }
         let value: Double? = switch setting {
         case .text(let text): Double(text)
@@ -61,7 +61,7 @@ extension ConfigReader {
         case .number(let number): number
         }
         guard let value, value >= 0, value <= 1 else {
-            throw ServeSettings.Invalid("\(key.rawValue) must be a number from 0 to 1, got \"\(setting.text)\"")
+            throw ServiceSettings.Invalid("\(key.rawValue) must be a number from 0 to 1, got \"\(setting.text)\"")
         }
         return value
     }

@@ -8,7 +8,7 @@ import ServiceLifecycle
 
 /// The composition root of `serve`: the one place that knows every concrete type.
 public struct SubscriberSyncApp: Sendable {
-    public let settings: ServeSettings
+    public let settings: ServiceSettings
     public let database: DatabasePool
     public let store: SubscriberStore
     public let emitter: EventEmitter
@@ -18,7 +18,7 @@ public struct SubscriberSyncApp: Sendable {
     /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
     let metrics: PrometheusCollectorRegistry?
 
-    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil,
+    public init(settings: ServiceSettings, logger: Logger, clock: any WallClock = SystemWallClock(), sink: (any EventSink)? = nil,
                 metrics: PrometheusCollectorRegistry? = nil) throws {
         self.settings = settings
         self.metrics = metrics
@@ -63,7 +63,7 @@ public struct SubscriberSyncApp: Sendable {
     /// Warnings about the configuration that do not stop the service.
     public func startupWarnings() async throws {
         if settings.callbackToken == nil {
-            logger.warning("no callback token configured (\(ServeSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
+            logger.warning("no callback token configured (\(ServiceSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
         }
         let destroyed = Set(try await database.read { try SubscriberStore.destroyedAccounts(in: $0) })
         for account in settings.officialAccounts where destroyed.contains(account) {
@@ -102,7 +102,7 @@ public struct SubscriberSyncApp: Sendable {
             services.append(ReconcileService(reconciler: reconciler, configuredAccounts: settings.officialAccounts,
                                              interval: interval, firstDelay: min(.seconds(5), interval), logger: logger))
         } else {
-            logger.warning("periodic reconcile is off: no secret key (\(ServeSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
+            logger.warning("periodic reconcile is off: no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
         }
         if let metricsHost = settings.metricsHost, let metricsPort = settings.metricsPort {
             let observability = Router()

@@ -5,7 +5,7 @@ import SystemPackage
 /// The settings `serve`, `reconcile`, `simulator` and `usersig` share, read from (highest first)
 /// flags, environment, the `--config` file and defaults, each with a typed read (`SettingValue`).
 /// Secrets come only from the environment or from files named by a setting.
-public struct ServeSettings: Sendable {
+public struct ServiceSettings: Sendable {
     public enum EventsOutput: Sendable, Equatable {
         case stdout
         case file(String)
@@ -71,7 +71,7 @@ public struct ServeSettings: Sendable {
     /// - Parameters:
     ///   - flags: values given on the command line, by key (only those the user gave).
     ///   - configFile: path of a YAML (`.yaml`/`.yml`) or JSON file.
-    public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServeSettings {
+    public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServiceSettings {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, given) in flags {
             let content: ConfigContent = key == .officialAccounts ? .stringArray(given) : .string(given.last ?? "")
@@ -95,7 +95,7 @@ public struct ServeSettings: Sendable {
                 throw Invalid("cannot parse config file \(configFile): \(error)")
             }
         }
-        return try ServeSettings(reader: ConfigReader(providers: providers), environment: environment)
+        return try ServiceSettings(reader: ConfigReader(providers: providers), environment: environment)
     }
 
     init(reader: ConfigReader, environment: [String: String]) throws {
