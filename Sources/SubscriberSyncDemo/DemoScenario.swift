@@ -50,12 +50,12 @@ public struct DemoScenario: Sendable {
         }
         defer { simulatorTask.cancel() }
 
-        let settings = try await ServeSettings.load(
+        let settings = try await ServiceSettings.load(
             flags: [.sdkappid: [String(sdkAppID)], .listen: ["127.0.0.1:0"], .database: [directory + "/demo.sqlite"],
                     .events: [directory + "/events.jsonl"], .apiBaseUrl: ["http://127.0.0.1:\(simulatorPort)"],
                     .reconcileInterval: ["0"], .officialAccounts: [account]],
             configFile: nil,
-            environment: [ServeSettings.secretKeyEnvironment: key, ServeSettings.callbackTokenEnvironment: token]
+            environment: [ServiceSettings.secretKeyEnvironment: key, ServiceSettings.callbackTokenEnvironment: token]
         )
         let app = SubscriberSyncApp(settings: settings, logger: logger)
         try await app.storage.open()

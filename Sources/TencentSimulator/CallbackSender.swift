@@ -193,7 +193,7 @@ public final class CallbackSender: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+        let response = try await client.execute(request, timeout: .init(timeout))
         let answer = try await response.body.collect(upTo: 1 << 20)
         let delivery = Delivery(command: command, status: Int(response.status.code), body: String(buffer: answer),
                                 requestTime: signature == nil ? nil : String(requestTime))

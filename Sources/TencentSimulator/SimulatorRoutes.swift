@@ -213,6 +213,9 @@ extension TencentSimulator {
     static let baseInfoFields = ["Name", "Owner_Account", "CreateTime", "LastMsgTime", "SubscriberNum",
                                  "Introduction", "FaceUrl", "Organization", "CustomString"]
 
+    /// Accounts one `get_official_account_info` call may ask about.
+    static let maxAccountInfoIDs = 50
+
     private func officialAccountInfo(_ body: Data) -> [UInt8] {
         let query: OfficialAccountInfoBody
         do {
@@ -220,9 +223,9 @@ extension TencentSimulator {
         } catch {
             return failure(ErrorCode.requestJSON, "request body is not a JSON object")
         }
-        guard case .value(let ids) = query.accounts, (1...GetOfficialAccountInfoRequest.maxAccounts).contains(ids.count),
+        guard case .value(let ids) = query.accounts, (1...Self.maxAccountInfoIDs).contains(ids.count),
               ids.allSatisfy({ !$0.isEmpty }) else {
-            return failure(ErrorCode.invalidParameter, "OfficialAccountIdList must hold 1 to \(GetOfficialAccountInfoRequest.maxAccounts) {\"Official_Account\": string}")
+            return failure(ErrorCode.invalidParameter, "OfficialAccountIdList must hold 1 to \(Self.maxAccountInfoIDs) {\"Official_Account\": string}")
         }
         let fields: Set<String>
         switch query.filter {

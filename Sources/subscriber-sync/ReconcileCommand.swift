@@ -16,7 +16,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var options: ServeOptions
+    @OptionGroup var options: CommonOptions
 
     @Flag(help: "Lift the mass-removal guard for this run (the two-listing rule still applies).")
     var allowMassRemoval = false
@@ -31,7 +31,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         var removalGuard = settings.removalGuard
         removalGuard.allowMassRemoval = allowMassRemoval
         guard let reconciler = try app.reconciler(removalGuard: removalGuard, oneShot: true) else {
-            throw ValidationError("reconcile needs the app's secret key: set \(ServeSettings.secretKeyEnvironment) or --secret-key-file")
+            throw ValidationError("reconcile needs the app's secret key: set \(ServiceSettings.secretKeyEnvironment) or --secret-key-file")
         }
         let interrupted = Atomic<Bool>(false)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)

@@ -13,7 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Receive Tencent callbacks, keep the subscriber store, and emit events."
     )
 
-    @OptionGroup var options: ServeOptions
+    @OptionGroup var options: CommonOptions
 
     @Flag(help: "Validate the configuration and exit (0 when valid).")
     var checkConfig = false

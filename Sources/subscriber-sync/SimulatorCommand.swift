@@ -16,7 +16,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         """
     )
 
-    static let secretKeyEnvironment = ServeSettings.secretKeyEnvironment
+    static let secretKeyEnvironment = ServiceSettings.secretKeyEnvironment
 
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free port; the bound one is logged).")
     var listen = "127.0.0.1:9090"
@@ -81,7 +81,7 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     func listenAddress() throws -> (String, Int) {
         do {
-            return try ServeSettings.hostAndPort(listen, key: .listen)
+            return try ServiceSettings.hostAndPort(listen, key: .listen)
         } catch {
             throw ValidationError("--listen must be HOST:PORT, got \"\(listen)\"")
         }
@@ -102,7 +102,7 @@ struct SimulatorCommand: AsyncParsableCommand {
     func readSecretKey() throws -> String {
         let key: String?
         do {
-            key = try ServeSettings.secret(file: secretKeyFile, environment: ProcessInfo.processInfo.environment[Self.secretKeyEnvironment],
+            key = try ServiceSettings.secret(file: secretKeyFile, environment: ProcessInfo.processInfo.environment[Self.secretKeyEnvironment],
                                            name: "secret key")
         } catch {
             throw ValidationError("\(error)")

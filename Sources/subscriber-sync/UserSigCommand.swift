@@ -5,7 +5,7 @@ import SubscriberSync
 struct UserSigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usersig",
-        abstract: "Print a UserSig (TLS sig v2) for an identifier; the secret key comes from \(ServeSettings.secretKeyEnvironment) or --secret-key-file."
+        abstract: "Print a UserSig (TLS sig v2) for an identifier; the secret key comes from \(ServiceSettings.secretKeyEnvironment) or --secret-key-file."
     )
 
     @Option(help: "SDKAppID of the Chat app.")
@@ -28,12 +28,12 @@ struct UserSigCommand: ParsableCommand {
     func run() throws {
         let key: String?
         do {
-            key = try ServeSettings.secret(file: secretKeyFile, environment: ProcessInfo.processInfo.environment[ServeSettings.secretKeyEnvironment], name: "secret key")
+            key = try ServiceSettings.secret(file: secretKeyFile, environment: ProcessInfo.processInfo.environment[ServiceSettings.secretKeyEnvironment], name: "secret key")
         } catch {
             throw ValidationError("\(error)")
         }
         guard let key else {
-            throw ValidationError("no secret key: set \(ServeSettings.secretKeyEnvironment) or --secret-key-file")
+            throw ValidationError("no secret key: set \(ServiceSettings.secretKeyEnvironment) or --secret-key-file")
         }
         let now = Int64(Date().timeIntervalSince1970)
         print(try UserSig.make(key: key, sdkAppID: sdkappid, identifier: identifier, expire: expire, now: now))

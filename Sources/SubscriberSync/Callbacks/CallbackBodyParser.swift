@@ -3,20 +3,10 @@ import NIOCore
 /// Turns a callback body into a `CallbackCommand`, refusing anything that lacks a field the command
 /// needs or carries it with the wrong type. It never traps: every failure is a `CallbackRefusal`.
 public struct CallbackBodyParser: Sendable {
-    /// Tencent user IDs are at most 32 bytes; the bound keeps every event line far below 16 KiB
-    /// while leaving room for longer IDs Tencent may issue.
-    public static let maxIdentifierBytes = 256
     /// Year 9999; keeps timestamps renderable as RFC 3339.
     static let maxEventTime: Int64 = 253_402_300_799_999
 
     public init() {}
-
-    /// 1 to 256 bytes, no control characters: control characters are never part of a Tencent ID,
-    /// and SQLite text handling through C strings would cut an ID at a NUL and merge two
-    /// subscribers into one.
-    public static func isValidIdentifier(_ value: String) -> Bool {
-        !value.isEmpty && value.utf8.count <= maxIdentifierBytes && !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
-    }
 
     public func parse(body: ByteBuffer, queryCommand: String?) throws(CallbackRefusal) -> CallbackCommand {
         let parsed = body.withUnsafeReadableBytes { bytes in Result { () throws(RawCallbackBody.Malformed) in try RawCallbackBody(json: bytes) } }
@@ -71,8 +61,8 @@ public struct CallbackBodyParser: Sendable {
         guard case .present(let value) = field else {
             throw CallbackRefusal(.malformed, "\(name) must be a string")
         }
-        guard Self.isValidIdentifier(value) else {
-            throw CallbackRefusal(.malformed, "\(name) must be 1 to \(Self.maxIdentifierBytes) bytes without control characters")
+        guard TencentIdentifier.isValid(value) else {
+            throw CallbackRefusal(.malformed, "\(name) must be 1 to \(TencentIdentifier.maxBytes) bytes without control characters")
         }
         return value
     }

@@ -34,20 +34,3 @@ public final class StdoutEventSink: EventSink {
     public func reopen() throws {}
     public func close() {}
 }
-
-public enum FileDescriptorIO {
-    /// One `write()` per line; a short write (a full disk, a signal) continues where it stopped.
-    public static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw EventSinkError(description: "write to \(what) failed: errno \(errno)")
-            }
-            offset += written
-        }
-    }
-}

@@ -72,7 +72,7 @@ struct ListingScan {
     /// The listing entries of a page. Entries with an ID the callback path would refuse are left out.
     static func entries(_ subscribers: [SubscriberInfo], account: String, requestedAt: Int64) -> [ListedSubscriber] {
         subscribers.compactMap { subscriber in
-            guard CallbackBodyParser.isValidIdentifier(subscriber.account) else { return nil }
+            guard TencentIdentifier.isValid(subscriber.account) else { return nil }
             let fields = SubscriberFields(subscribeTime: subscriber.subscribeTime, msgFlag: subscriber.msgFlag,
                                           customString: subscriber.customString, lastSendMsgTime: subscriber.lastSendMsgTime)
             let event = ChangeEvent.subscriber(.subscribed, account: account, subscriber: subscriber.account, time: requestedAt,

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// made; the store opens in `run` (or on first use), the event output when this process first
 /// holds the emitter lease.
 public struct SubscriberSyncApp: Sendable {
-    public let settings: ServeSettings
+    public let settings: ServiceSettings
     public let storage: any SubscriberStorage
     public let emitter: EventEmitter
     let clock: any WallClock
@@ -18,7 +18,7 @@ public struct SubscriberSyncApp: Sendable {
     let metrics: PrometheusCollectorRegistry?
 
     /// `sink` replaces the configured event output (tests).
-    public init(settings: ServeSettings, logger: Logger, clock: any WallClock = SystemWallClock(),
+    public init(settings: ServiceSettings, logger: Logger, clock: any WallClock = SystemWallClock(),
                 sink: (@Sendable () throws -> any EventSink)? = nil, metrics: PrometheusCollectorRegistry? = nil) {
         self.settings = settings
         self.metrics = metrics
@@ -62,7 +62,7 @@ public struct SubscriberSyncApp: Sendable {
     /// Warnings about the configuration that do not stop the service.
     public func startupWarnings() async throws {
         if settings.callbackToken == nil {
-            logger.warning("no callback token configured (\(ServeSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
+            logger.warning("no callback token configured (\(ServiceSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
         }
         let destroyed = Set(try await storage.accounts().filter { $0.destroyedAt != nil }.map(\.account))
         for account in settings.officialAccounts where destroyed.contains(account) {
@@ -102,7 +102,7 @@ public struct SubscriberSyncApp: Sendable {
             services.append(ReconcileService(reconciler: reconciler, configuredAccounts: settings.officialAccounts,
                                              interval: interval, firstDelay: min(.seconds(5), interval), logger: logger))
         } else {
-            logger.warning("periodic reconcile is off: no secret key (\(ServeSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
+            logger.warning("periodic reconcile is off: no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
         }
         if let metricsHost = settings.metricsHost, let metricsPort = settings.metricsPort {
             let observability = Router()

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Millisecond Unix timestamps rendered the way events need them.
 public enum Timestamps {
     /// RFC 3339 in UTC with milliseconds, e.g. `2022-12-09T08:26:54.123Z`.
@@ -81,25 +75,11 @@ public enum Timestamps {
     }
 }
 
-extension Int64 {
+private extension Int64 {
     func floorDivided(by divisor: Int64) -> (quotient: Int64, remainder: Int64) {
         var q = self / divisor
         var r = self % divisor
         if r < 0 { q -= 1; r += divisor }
         return (q, r)
-    }
-}
-
-/// The wall clock, injectable so that tests can control `RequestTime` windows and versions.
-public protocol WallClock: Sendable {
-    func nowMilliseconds() -> Int64
-}
-
-public struct SystemWallClock: WallClock {
-    public init() {}
-    public func nowMilliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }

@@ -1,35 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import Metrics
 import NIOCore
 import NIOFoundationCompat
-
-/// Settings of the REST client, shared by `serve` and `reconcile`.
-public struct TencentClientConfiguration: Sendable {
-    public var baseURL: String
-    public var sdkAppID: UInt64
-    public var identifier: String
-    public var secretKey: String
-    /// Calls per second, at most, in any one-second window.
-    public var rateLimit: Int
-    public var timeout: Duration
-    /// Attempts per call, the first included, for transient failures.
-    public var maxAttempts: Int
-    public var userSigValiditySeconds: Int64
-
-    public init(baseURL: String, sdkAppID: UInt64, identifier: String, secretKey: String, rateLimit: Int = 180,
-                timeout: Duration = .seconds(10), maxAttempts: Int = 5, userSigValiditySeconds: Int64 = 7 * 86_400) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.sdkAppID = sdkAppID
-        self.identifier = identifier
-        self.secretKey = secretKey
-        self.rateLimit = rateLimit
-        self.timeout = timeout
-        self.maxAttempts = maxAttempts
-        self.userSigValiditySeconds = userSigValiditySeconds
-    }
-}
 
 /// Calls Tencent's REST API correctly (UserSig, query parameters), politely (paced, backing off
 /// when told) and under failure (every outcome classified: retry, slow down, re-sign or fail).
@@ -60,26 +33,6 @@ public final class TencentClient: Sendable {
     /// One page of an account's subscribers.
     public func getSubscriberInfo(_ request: GetSubscriberInfoRequest) async throws(TencentCallError) -> SubscriberPage {
         try await call(command: "get_subscriber_info", body: request, answer: SubscriberPage.self)
-    }
-
-    /// `SubscriberNum` and name of each account, in chunks of 50. Accounts Tencent reports an error
-    /// for are left out of the result.
-    public func getOfficialAccountInfo(accounts: [String]) async throws(TencentCallError) -> [String: OfficialAccountInfo] {
-        var result: [String: OfficialAccountInfo] = [:]
-        var start = 0
-        while start < accounts.count {
-            let chunk = Array(accounts[start..<min(start + GetOfficialAccountInfoRequest.maxAccounts, accounts.count)])
-            start += chunk.count
-            let answer = try await call(command: "get_official_account_info", body: GetOfficialAccountInfoRequest(accounts: chunk),
-                                        answer: OfficialAccountInfoList.self)
-            for (index, item) in answer.items.enumerated() where (item.errorCode ?? 0) == 0 {
-                // Tencent may not echo the account; then the answer follows the request order.
-                if let account = item.officialAccount ?? (index < chunk.count ? chunk[index] : nil) {
-                    result[account] = item
-                }
-            }
-        }
-        return result
     }
 
     /// POSTs `body` to `/v4/<service>/<command>` and decodes the answer, retrying as classified.
@@ -155,7 +108,7 @@ public final class TencentClient: Sendable {
         request.body = .bytes(payload)
         let body: ByteBuffer
         do {
-            let response = try await httpClient.execute(request, timeout: .nanoseconds(configuration.timeout.nanoseconds))
+            let response = try await httpClient.execute(request, timeout: TimeAmount(configuration.timeout))
             body = try await response.body.collect(upTo: Self.maxAnswerBytes)
             guard response.status == .ok else {
                 return failure(.httpStatus(Int(response.status.code)), "HTTP \(response.status.code) from Tencent")
@@ -198,32 +151,4 @@ public final class TencentClient: Sendable {
         if let error = error as? HTTPClientError { return "\(error)" }
         return String(describing: type(of: error)) + ": " + "\(error)".prefix(200)
     }
-}
-
-extension TencentCallError {
-    var metricLabel: String {
-        switch kind {
-        case .network: "network"
-        case .timeout: "timeout"
-        case .httpStatus(let status): "http_\(status)"
-        case .unparseable: "unparseable"
-        case .tencent(let code): String(code)
-        case .shutdown: "cancelled"
-        }
-    }
-}
-
-enum RESTMetrics {
-    static func record(command: String, result: String) {
-        Counter(label: "subscriber_sync_rest_calls_total", dimensions: [("command", command), ("result", result)]).increment()
-    }
-}
-
-extension Duration {
-    public var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-
-    var milliseconds: Int64 { nanoseconds / 1_000_000 }
 }

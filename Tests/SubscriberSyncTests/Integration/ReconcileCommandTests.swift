@@ -23,7 +23,7 @@ struct IntegrationReconcileCommandTests {
                          "--official-account", account, "--database", sandbox.path("store.sqlite"), "--log-level", "notice"]
         if let events { arguments += ["--events", sandbox.path(events)] }
         process.arguments = arguments + extra
-        process.environment = ServiceProcess.childEnvironment(adding: [ServeSettings.secretKeyEnvironment: SimulatorHarness.key])
+        process.environment = ServiceProcess.childEnvironment(adding: [ServiceSettings.secretKeyEnvironment: SimulatorHarness.key])
         let stderrPath = sandbox.path("reconcile-\(UUID().uuidString.prefix(8)).stderr")
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))

@@ -196,7 +196,7 @@ struct SamplesTests {
     @Test("the config sample names every setting; the environment sample every variable and no unknown one")
     func samplesNameEverySetting() throws {
         let config = try Self.text(Self.configSample)
-        for key in ServeSettings.Key.allCases {
+        for key in ServiceSettings.Key.allCases {
             let pattern = "(?m)^#?\(key.rawValue):"
             #expect(config.range(of: pattern, options: .regularExpression) != nil,
                     "samples/subscriber-sync.yaml lacks \(key.rawValue) (set or commented out)")
@@ -206,15 +206,15 @@ struct SamplesTests {
         }
 
         let assignments = try Self.environmentAssignments()
-        let known = Set(ServeSettings.Key.allCases.map(\.environmentVariable))
+        let known = Set(ServiceSettings.Key.allCases.map(\.environmentVariable))
         for name in known {
             #expect(assignments[name] != nil, "samples/subscriber-sync.env lacks \(name)")
         }
         for name in assignments.keys where name.hasPrefix("SUBSCRIBER_SYNC_") {
             #expect(known.contains(name), "samples/subscriber-sync.env names \(name), which the service ignores")
         }
-        #expect(assignments[ServeSettings.secretKeyEnvironment] != nil)
-        #expect(assignments[ServeSettings.callbackTokenEnvironment] != nil)
+        #expect(assignments[ServiceSettings.secretKeyEnvironment] != nil)
+        #expect(assignments[ServiceSettings.callbackTokenEnvironment] != nil)
     }
 
     @Test("serve --check-config accepts samples/subscriber-sync.yaml as it is")
@@ -227,7 +227,7 @@ struct SamplesTests {
     @Test("serve --check-config accepts the config sample with every commented-out option turned on")
     func configSampleWithEveryOptionIsAccepted() async throws {
         try await Self.withScratch { scratch in
-            let secretFiles: [ServeSettings.Key: String] = [
+            let secretFiles: [ServiceSettings.Key: String] = [
                 .secretKeyFile: try Self.writeSecret("secret-key", in: scratch),
                 .callbackTokenFile: try Self.writeSecret("callback-token", in: scratch),
             ]
@@ -235,7 +235,7 @@ struct SamplesTests {
             var lines: [String] = []
             for line in try Self.text(Self.configSample).components(separatedBy: "\n") {
                 guard line.hasPrefix("#"), let colon = line.firstIndex(of: ":"),
-                      let key = ServeSettings.Key(rawValue: String(line[line.index(after: line.startIndex)..<colon])) else {
+                      let key = ServiceSettings.Key(rawValue: String(line[line.index(after: line.startIndex)..<colon])) else {
                     lines.append(line)
                     continue
                 }

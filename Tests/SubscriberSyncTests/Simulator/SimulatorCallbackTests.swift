@@ -142,7 +142,7 @@ struct SimulatorCallbackTests {
     @Test("end to end: the console subscribes through the real service, the scan agrees")
     func endToEnd() async throws {
         let directory = try TemporaryDirectory()
-        let settings = try await ServeSettings.load(
+        let settings = try await ServiceSettings.load(
             flags: [.sdkappid: ["1400000000"], .database: [directory.file("db.sqlite")], .listen: ["127.0.0.1:0"]],
             configFile: nil, environment: ["TENCENT_CALLBACK_TOKEN": Self.token])
         let service = SubscriberSyncApp(settings: settings, logger: Logger(label: "test"), sink: { MemoryEventSink() })

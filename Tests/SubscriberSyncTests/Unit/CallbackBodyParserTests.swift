@@ -78,10 +78,10 @@ import Testing
     }
 
     @Test func identifierLengthIsBounded() {
-        let long = String(repeating: "x", count: CallbackBodyParser.maxIdentifierBytes + 1)
+        let long = String(repeating: "x", count: TencentIdentifier.maxBytes + 1)
         let body = #"{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"@TOA#_a","SubscribeAccountList":[{"Subscriber_Account":"\#(long)"}],"EventTime":5}"#
         guard case .failure = parse(body) else { Issue.record("an over-long id was accepted"); return }
-        let fits = String(repeating: "x", count: CallbackBodyParser.maxIdentifierBytes)
+        let fits = String(repeating: "x", count: TencentIdentifier.maxBytes)
         guard case .success = parse(body.replacingOccurrences(of: long, with: fits)) else { Issue.record("a max-length id was refused"); return }
     }
 

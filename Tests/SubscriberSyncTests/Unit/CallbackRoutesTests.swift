@@ -13,11 +13,11 @@ import Testing
     init() throws { directory = try TemporaryDirectory() }
 
     func makeApp(token: String? = "xxxxyyyy") async throws -> SubscriberSyncApp {
-        var flags: [ServeSettings.Key: [String]] = [.sdkappid: ["1400000000"], .database: [directory.file("db.sqlite")]]
+        var flags: [ServiceSettings.Key: [String]] = [.sdkappid: ["1400000000"], .database: [directory.file("db.sqlite")]]
         var environment: [String: String] = [:]
         if let token { environment["TENCENT_CALLBACK_TOKEN"] = token }
         flags[.listen] = ["127.0.0.1:0"]
-        let settings = try await ServeSettings.load(flags: flags, configFile: nil, environment: environment)
+        let settings = try await ServiceSettings.load(flags: flags, configFile: nil, environment: environment)
         return SubscriberSyncApp(settings: settings, logger: Logger(label: "test"), clock: clock, sink: { MemoryEventSink() })
     }
 

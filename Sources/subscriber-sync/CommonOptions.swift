@@ -3,7 +3,7 @@ import SubscriberSync
 
 /// The options every long-running command shares. Each is optional here so that the environment
 /// and the config file can supply it (flags > environment > file > defaults).
-struct ServeOptions: ParsableArguments {
+struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "A YAML (.yaml/.yml) or JSON (.json) config file with the settings below as keys.")
     var configFile: String?
 
@@ -31,10 +31,10 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("official-account"), help: help(.officialAccounts, "An Official Account ID (@TOA#_…) to keep in sync; repeatable. Environment: comma-separated.", default: "none"))
     var officialAccounts: [String] = []
 
-    @Option(help: help(.secretKeyFile, "File holding the app's secret key (else \(ServeSettings.secretKeyEnvironment)).", default: nil))
+    @Option(help: help(.secretKeyFile, "File holding the app's secret key (else \(ServiceSettings.secretKeyEnvironment)).", default: nil))
     var secretKeyFile: String?
 
-    @Option(help: help(.callbackTokenFile, "File holding the callback authentication token (else \(ServeSettings.callbackTokenEnvironment)). Without a token callbacks are not authenticated.", default: nil))
+    @Option(help: help(.callbackTokenFile, "File holding the callback authentication token (else \(ServiceSettings.callbackTokenEnvironment)). Without a token callbacks are not authenticated.", default: nil))
     var callbackTokenFile: String?
 
     @Option(help: help(.requestTimeWindow, "Seconds a signed callback's RequestTime may differ from now.", default: "60"))
@@ -76,15 +76,15 @@ struct ServeOptions: ParsableArguments {
     @Option(help: help(.metricsListen, "Serve /metrics, /healthz and /readyz on this HOST:PORT instead of the callback listener.", default: "the callback listener"))
     var metricsListen: String?
 
-    static func help(_ key: ServeSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
+    static func help(_ key: ServiceSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
         return ArgumentHelp(stringLiteral: line + ")")
     }
 
-    var givenFlags: [ServeSettings.Key: [String]] {
-        var flags: [ServeSettings.Key: [String]] = [:]
-        let single: [(ServeSettings.Key, String?)] = [
+    var givenFlags: [ServiceSettings.Key: [String]] {
+        var flags: [ServiceSettings.Key: [String]] = [:]
+        let single: [(ServiceSettings.Key, String?)] = [
             (.listen, listen), (.callbackPath, callbackPath), (.database, database), (.events, events),
             (.eventsRotateBytes, eventsRotateBytes), (.sdkappid, sdkappid), (.identifier, identifier),
             (.secretKeyFile, secretKeyFile), (.callbackTokenFile, callbackTokenFile),
@@ -99,10 +99,10 @@ struct ServeOptions: ParsableArguments {
         return flags
     }
 
-    func settings() async throws -> ServeSettings {
+    func settings() async throws -> ServiceSettings {
         do {
-            return try await ServeSettings.load(flags: givenFlags, configFile: configFile)
-        } catch let error as ServeSettings.Invalid {
+            return try await ServiceSettings.load(flags: givenFlags, configFile: configFile)
+        } catch let error as ServiceSettings.Invalid {
             throw ValidationError(error.description)
         }
     }

@@ -2,9 +2,10 @@ import Configuration
 import Foundation
 import SystemPackage
 
-/// Everything `serve` needs, read from (highest first) flags, environment, the `--config` file and
-/// defaults. Secrets come only from the environment or from files named by a setting.
-public struct ServeSettings: Sendable {
+/// The settings `serve`, `reconcile`, `simulator` and `usersig` share, read from (highest first)
+/// flags, environment, the `--config` file and defaults, each with a typed read (`SettingValue`).
+/// Secrets come only from the environment or from files named by a setting.
+public struct ServiceSettings: Sendable {
     public enum EventsOutput: Sendable, Equatable {
         case stdout
         case file(String)
@@ -70,7 +71,7 @@ public struct ServeSettings: Sendable {
     /// - Parameters:
     ///   - flags: values given on the command line, by key (only those the user gave).
     ///   - configFile: path of a YAML (`.yaml`/`.yml`) or JSON file.
-    public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServeSettings {
+    public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServiceSettings {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, given) in flags {
             let content: ConfigContent = key == .officialAccounts ? .stringArray(given) : .string(given.last ?? "")
@@ -94,90 +95,70 @@ public struct ServeSettings: Sendable {
                 throw Invalid("cannot parse config file \(configFile): \(error)")
             }
         }
-        return try ServeSettings(reader: ConfigReader(providers: providers), environment: environment)
+        return try ServiceSettings(reader: ConfigReader(providers: providers), environment: environment)
     }
 
     init(reader: ConfigReader, environment: [String: String]) throws {
-        func text(_ key: Key) -> String? {
-            let configKey = ConfigKey(key.rawValue)
-            if let value = reader.string(forKey: configKey) { return value }
-            if let value = reader.int(forKey: configKey) { return String(value) }
-            // A JSON config file types numbers; a ratio like 0.5 arrives as a double.
-            if let value = reader.double(forKey: configKey) { return String(value) }
-            if let value = reader.bool(forKey: configKey) { return String(value) }
-            return nil
-        }
-        func integer(_ key: Key, default defaultValue: Int64?, range: ClosedRange<Int64>) throws -> Int64? {
-            guard let raw = text(key) else { return defaultValue }
-            guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-                throw Invalid("\(key.rawValue) must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(raw)\"")
-            }
-            return value
-        }
-
-        (host, port) = try Self.hostAndPort(text(.listen) ?? "127.0.0.1:8080", key: .listen)
-        if let metricsListen = text(.metricsListen) {
+        (host, port) = try Self.hostAndPort(reader.text(.listen) ?? "127.0.0.1:8080", key: .listen)
+        if let metricsListen = reader.text(.metricsListen) {
             let (metricsHost, metricsPort) = try Self.hostAndPort(metricsListen, key: .metricsListen)
             self.metricsHost = metricsHost
             self.metricsPort = metricsPort
         }
-        logFormat = text(.logFormat) ?? "text"
+        logFormat = reader.text(.logFormat) ?? "text"
         guard ["text", "json"].contains(logFormat) else {
             throw Invalid("logFormat must be text or json, got \"\(logFormat)\"")
         }
 
-        callbackPath = text(.callbackPath) ?? "/tencent/callback"
+        callbackPath = reader.text(.callbackPath) ?? "/tencent/callback"
         guard callbackPath.hasPrefix("/"), !["/healthz", "/readyz", "/metrics"].contains(callbackPath) else {
             throw Invalid("callbackPath must start with / and not be /healthz, /readyz or /metrics")
         }
-        databasePath = text(.database) ?? "subscriber-sync.sqlite"
-        let eventsValue = text(.events) ?? "stdout"
+        databasePath = reader.text(.database) ?? "subscriber-sync.sqlite"
+        let eventsValue = reader.text(.events) ?? "stdout"
         events = eventsValue == "stdout" || eventsValue == "-" ? .stdout : .file(eventsValue)
-        eventsRotateBytes = try integer(.eventsRotateBytes, default: nil, range: 1024...Int64.max)
+        eventsRotateBytes = try reader.integer(.eventsRotateBytes, in: 1024...Int64.max)
         if eventsRotateBytes != nil && events == .stdout {
             throw Invalid("eventsRotateBytes needs events to be a file path")
         }
 
-        guard let sdkAppID = text(.sdkappid), !sdkAppID.isEmpty, sdkAppID.allSatisfy(\.isASCII), UInt64(sdkAppID) != nil else {
+        guard let sdkAppID = reader.text(.sdkappid), !sdkAppID.isEmpty, sdkAppID.allSatisfy(\.isASCII), UInt64(sdkAppID) != nil else {
             throw Invalid("sdkappid is required: the SDKAppID of the Chat app, a number (--sdkappid or \(Key.sdkappid.environmentVariable))")
         }
         self.sdkAppID = sdkAppID
-        identifier = text(.identifier) ?? "administrator"
-        officialAccounts = (reader.stringArray(forKey: ConfigKey(Key.officialAccounts.rawValue)) ?? [])
+        identifier = reader.text(.identifier) ?? "administrator"
+        officialAccounts = (reader.stringArray(forKey: Key.officialAccounts.configKey) ?? [])
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        requestTimeWindowSeconds = try integer(.requestTimeWindow, default: 60, range: 1...86_400)!
-        logLevel = text(.logLevel) ?? "info"
+        requestTimeWindowSeconds = try reader.integer(.requestTimeWindow, in: 1...86_400) ?? 60
+        logLevel = reader.text(.logLevel) ?? "info"
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw Invalid("logLevel must be one of trace, debug, info, notice, warning, error, critical")
         }
 
-        let region = text(.region) ?? TencentRegion.singapore.rawValue
+        let region = reader.text(.region) ?? TencentRegion.singapore.rawValue
         guard let knownRegion = TencentRegion(rawValue: region) else {
             throw Invalid("region must be one of \(TencentRegion.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(region)\"")
         }
-        apiBaseURL = text(.apiBaseUrl) ?? knownRegion.baseURL
+        apiBaseURL = reader.text(.apiBaseUrl) ?? knownRegion.baseURL
         guard apiBaseURL.hasPrefix("http://") || apiBaseURL.hasPrefix("https://") else {
             throw Invalid("apiBaseUrl must start with http:// or https://")
         }
-        apiRateLimit = Int(try integer(.apiRateLimit, default: 180, range: 1...10_000)!)
-        apiTimeoutSeconds = try integer(.apiTimeout, default: 10, range: 1...600)!
-        apiMaxAttempts = Int(try integer(.apiMaxAttempts, default: 5, range: 1...100)!)
-        userSigValiditySeconds = try integer(.usersigValidity, default: 7 * 86_400, range: 86_400...50 * 365 * 86_400)!
+        apiRateLimit = Int(try reader.integer(.apiRateLimit, in: 1...10_000) ?? 180)
+        apiTimeoutSeconds = try reader.integer(.apiTimeout, in: 1...600) ?? 10
+        apiMaxAttempts = Int(try reader.integer(.apiMaxAttempts, in: 1...100) ?? 5)
+        userSigValiditySeconds = try reader.integer(.usersigValidity, in: 86_400...50 * 365 * 86_400) ?? 7 * 86_400
 
-        let interval = text(.reconcileInterval) ?? "15m"
+        let interval = reader.text(.reconcileInterval) ?? "15m"
         guard let seconds = Self.parseDuration(interval), seconds >= 0, seconds <= 30 * 86_400 else {
             throw Invalid("reconcileInterval must be a duration up to 30d like 15m, 90s, 1h, or 0 (off), got \"\(interval)\"")
         }
         reconcileIntervalSeconds = seconds
-        let maxRemovals = Int(try integer(.maxRemovals, default: 1000, range: 0...Int64(Int32.max))!)
-        let ratioText = text(.maxRemovalRatio) ?? "0.1"
-        guard let ratio = Double(ratioText), ratio >= 0, ratio <= 1 else {
-            throw Invalid("maxRemovalRatio must be a number from 0 to 1, got \"\(ratioText)\"")
-        }
+        let maxRemovals = Int(try reader.integer(.maxRemovals, in: 0...Int64(Int32.max)) ?? 1000)
+        let ratio = try reader.fraction(.maxRemovalRatio) ?? 0.1
         removalGuard = RemovalGuard(maxRemovals: maxRemovals, maxRemovalRatio: ratio)
 
-        callbackToken = try Self.secret(file: text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
-        secretKey = try Self.secret(file: text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
+        callbackToken = try Self.secret(file: reader.text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
+        secretKey = try Self.secret(file: reader.text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
     }
 
     public static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {
