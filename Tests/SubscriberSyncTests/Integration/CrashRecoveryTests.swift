@@ -16,10 +16,10 @@ struct IntegrationCrashRecoveryTests {
                 let callbacks = first.callbacks(client: client)
                 async let load: Void = CallbackLoad.run(callbacks: callbacks, clients: 16, prefix: "crash-", recorder: recorder)
                 // Let the load run, then SIGKILL in the middle of it.
-                _ = await eventually(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 200 }
+                _ = await waitUntil(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 200 }
                 try? await Task.sleep(for: .milliseconds(1_000))
                 let attemptsBeforeKill = recorder.attempts.load(ordering: .relaxed)
-                first.kill()
+                await first.kill()
                 #expect(first.exit == .signaled(SIGKILL))
                 // The clients keep posting into the dead port for a moment.
                 try? await Task.sleep(for: .milliseconds(300))
@@ -43,7 +43,7 @@ struct IntegrationCrashRecoveryTests {
             #expect(missingFromStore.isEmpty, "\(missingFromStore.count) acknowledged subscribers are not in export: \(missingFromStore.sorted().prefix(10))")
 
             // Wait until the restarted emitter has written out everything the store holds.
-            let caughtUp = await eventually(timeout: .seconds(20), interval: .milliseconds(100)) {
+            let caughtUp = await waitUntil(timeout: .seconds(20), interval: .milliseconds(100)) {
                 Set(EventFile.events(second.eventsPath).filter(\.isSubscribed).compactMap(\.subject)).isSuperset(of: exported)
             }
             #expect(caughtUp, "the restarted service did not emit every stored subscription")

@@ -41,7 +41,7 @@ struct IntegrationShutdownTests {
             let acknowledged = try await Self.postBurst(service.callbacks(), prefix: "term-", count: 60)
             #expect(acknowledged.count == 60)
             // No waiting for the emitter: the signal goes out right after the last acknowledgement.
-            service.send(signal: signal)
+            await service.send(signal: signal)
             let exit = await service.waitForExit(timeout: .seconds(20))
             #expect(exit == .exited(0), "after signal \(signal): \(service.exitDescription())\n\(service.stderrText())")
 
@@ -64,9 +64,9 @@ struct IntegrationShutdownTests {
             try await withHTTPClient { client in
                 async let load: Void = CallbackLoad.run(callbacks: service.callbacks(client: client), clients: 8,
                                                         prefix: "load-", recorder: recorder)
-                _ = await eventually(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 100 }
+                _ = await waitUntil(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 100 }
                 try? await Task.sleep(for: .milliseconds(300))
-                service.send(signal: SIGTERM)
+                await service.send(signal: SIGTERM)
                 exit = await service.waitForExit(timeout: .seconds(20))
                 recorder.stop()
                 await load
@@ -107,7 +107,7 @@ struct IntegrationShutdownTests {
                                             body: .stream(stream, length: .known(Int64(body.count))))
                 // Let the head and half the body reach the service, then ask it to stop.
                 try await Task.sleep(for: .milliseconds(300))
-                service.send(signal: SIGTERM)
+                await service.send(signal: SIGTERM)
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(service.isRunning, "the service exited with a callback in flight: \(service.exitDescription())")
 

@@ -52,7 +52,7 @@ struct IntegrationSignedCallbackTests {
                 ("subscribed", "alice"), ("subscribed", "bob"), ("unsubscribed", "bob"),
                 ("subscribed", "dave"), ("unsubscribed", "dave"),
             ]
-            let emitted = await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= expected.count }
+            let emitted = await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= expected.count }
             #expect(emitted, "events so far: \(EventFile.events(service.eventsPath))")
             let exit = try await service.terminate()
             #expect(exit == .exited(0))
@@ -97,7 +97,7 @@ struct IntegrationSignedCallbackTests {
             ].sorted { ($0.officialAccount!, $0.subscriber!) < ($1.officialAccount!, $1.subscriber!) },
                     "export was: \(records)")
 
-            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= 6 })
+            #expect(await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= 6 })
             #expect(try await service.terminate() == .exited(0))
             let events = try EventFile.read(service.eventsPath).events()
             let summary = events.map { "\($0.kind) \($0.subject ?? "nil") \($0.dataOrigin ?? "nil")" }
@@ -141,7 +141,7 @@ struct IntegrationSignedCallbackTests {
             let filtered = try await sandbox.export(account: account).records()
             #expect(filtered.count == subscribers.count)
 
-            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= subscribers.count })
+            #expect(await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= subscribers.count })
             #expect(try await service.terminate() == .exited(0))
             let contents = EventFile.read(service.eventsPath)
             #expect(contents.lines.count == subscribers.count, "one line per event, whatever the identifier holds")
@@ -165,7 +165,7 @@ struct IntegrationSignedCallbackTests {
                 let records = try await sandbox.export().records()
                 #expect(records.compactMap(\.subscriber) == subscribers,
                         "acknowledged, but exported as \(records.compactMap(\.subscriber).map { $0.debugDescription })")
-                #expect(await eventually(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
+                #expect(await waitUntil(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
                 #expect(try await service.terminate() == .exited(0))
                 let events = try EventFile.read(service.eventsPath).events()
                 #expect(events.compactMap(\.subject) == subscribers,
