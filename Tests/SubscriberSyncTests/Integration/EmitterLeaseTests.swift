@@ -27,8 +27,9 @@ struct IntegrationEmitterLeaseTests {
                 Set(EventFile.events(a.eventsPath).compactMap(\.subject)).isSuperset(of: ["b1", "b2", "b3"])
             }
             #expect(viaA, "B's callbacks did not appear in A's events file: \(EventFile.events(a.eventsPath))")
-            // Give B every chance to emit wrongly before looking.
-            try await Task.sleep(for: .milliseconds(500))
+            // B's emitter has run and found the lease taken (it logs that once) before we look.
+            #expect(await b.waitForStderr(containing: "another process holds the event emitter lease", timeout: .seconds(10)),
+                    "B never found the lease held: \(b.stderrText())")
             #expect(EventFile.read(b.eventsPath).bytes.isEmpty, "B emitted without the lease: \(EventFile.read(b.eventsPath).lines)")
 
             // The holder dies; B must take over.
