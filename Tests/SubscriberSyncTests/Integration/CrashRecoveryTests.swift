@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SIGKILL under load, restart on the same database and events file: nothing acknowledged is lost,
 /// and the event stream has no gap.
@@ -16,13 +19,17 @@ struct IntegrationCrashRecoveryTests {
                 let callbacks = first.callbacks(client: client)
                 async let load: Void = CallbackLoad.run(callbacks: callbacks, clients: 16, prefix: "crash-", recorder: recorder)
                 // Let the load run, then SIGKILL in the middle of it.
-                _ = await eventually(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 200 }
-                try? await Task.sleep(for: .milliseconds(1_000))
+                let loaded = await waitUntil(timeout: .seconds(20)) { recorder.acknowledgedSubscribers.count >= 500 }
+                #expect(loaded, "the load did not get going: \(recorder.acknowledgedSubscribers.count) acknowledged")
                 let attemptsBeforeKill = recorder.attempts.load(ordering: .relaxed)
-                first.kill()
+                await first.kill()
                 #expect(first.exit == .signaled(SIGKILL))
-                // The clients keep posting into the dead port for a moment.
-                try? await Task.sleep(for: .milliseconds(300))
+                // The clients keep posting into the dead port until they have seen the crash.
+                let sawCrash = await waitUntil(timeout: .seconds(10)) {
+                    recorder.connectionErrors.load(ordering: .relaxed) > 0
+                        && recorder.attempts.load(ordering: .relaxed) > attemptsBeforeKill
+                }
+                #expect(sawCrash, "no client saw the crash")
                 recorder.stop()
                 await load
                 #expect(recorder.attempts.load(ordering: .relaxed) > attemptsBeforeKill, "the clients were not posting at the kill")
@@ -43,7 +50,7 @@ struct IntegrationCrashRecoveryTests {
             #expect(missingFromStore.isEmpty, "\(missingFromStore.count) acknowledged subscribers are not in export: \(missingFromStore.sorted().prefix(10))")
 
             // Wait until the restarted emitter has written out everything the store holds.
-            let caughtUp = await eventually(timeout: .seconds(20), interval: .milliseconds(100)) {
+            let caughtUp = await waitUntil(timeout: .seconds(20), interval: .milliseconds(100)) {
                 Set(EventFile.events(second.eventsPath).filter(\.isSubscribed).compactMap(\.subject)).isSuperset(of: exported)
             }
             #expect(caughtUp, "the restarted service did not emit every stored subscription")

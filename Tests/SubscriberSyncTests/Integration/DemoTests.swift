@@ -6,18 +6,10 @@ import Testing
 struct IntegrationDemoTests {
     @Test("the demo repairs lost, duplicated and reordered callbacks and exits 0")
     func demoRunsGreen() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServiceProcess.executablePath())
-        process.arguments = ["demo", "--subscribers", "1500"]
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "stderr:\n\(errors)\nstdout:\n\(output)")
+        let run = try await SubscriberSyncExecutable.run(["demo", "--subscribers", "1500"], timeout: .seconds(50))
+        let output = run.stdout
+        let errors = run.stderr
+        #expect(run.exit == .exited(0), "stderr:\n\(errors)\nstdout:\n\(output)")
         #expect(output.contains("store matches Tencent: yes"), "\(output)")
         #expect(output.contains("pass 2: completed, +2 -0 ~1"), "lost subscribes and the changed field repaired: \(output)")
         #expect(output.contains("pass 3: completed, +0 -2 ~0"), "lost unsubscribes removed after two listings: \(output)")

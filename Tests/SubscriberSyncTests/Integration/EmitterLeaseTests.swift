@@ -13,7 +13,7 @@ struct IntegrationEmitterLeaseTests {
             let a = try await sandbox.startService(ServeConfiguration(events: "events-a.jsonl"), name: "a")
             // A proves it holds the lease by emitting its own callback.
             #expect(try await a.callbacks().subscribe(["from-a"], eventTime: Self.t0).isOK)
-            #expect(await eventually(timeout: .seconds(5)) { EventFile.events(a.eventsPath).count == 1 },
+            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(a.eventsPath).count == 1 },
                     "A did not emit its own callback")
 
             let b = try await sandbox.startService(ServeConfiguration(events: "events-b.jsonl"), name: "b")
@@ -23,22 +23,23 @@ struct IntegrationEmitterLeaseTests {
                 #expect(reply.isOK, "B did not acknowledge \(subscriber): \(reply)")
             }
             // They come out of A, the holder, and not out of B.
-            let viaA = await eventually(timeout: .seconds(5)) {
+            let viaA = await waitUntil(timeout: .seconds(5)) {
                 Set(EventFile.events(a.eventsPath).compactMap(\.subject)).isSuperset(of: ["b1", "b2", "b3"])
             }
             #expect(viaA, "B's callbacks did not appear in A's events file: \(EventFile.events(a.eventsPath))")
-            // Give B every chance to emit wrongly before looking.
-            try await Task.sleep(for: .milliseconds(500))
+            // B's emitter has run and found the lease taken (it logs that once) before we look.
+            #expect(await b.waitForStderr(containing: "another process holds the event emitter lease", timeout: .seconds(10)),
+                    "B never found the lease held: \(b.stderrText())")
             #expect(EventFile.read(b.eventsPath).bytes.isEmpty, "B emitted without the lease: \(EventFile.read(b.eventsPath).lines)")
 
             // The holder dies; B must take over.
-            a.kill()
+            await a.kill()
             let killedAt = ContinuousClock.now
             for (index, subscriber) in ["c1", "c2", "c3"].enumerated() {
                 let reply = try await callbacksB.subscribe([subscriber], eventTime: Self.t0 + 20 + Int64(index))
                 #expect(reply.isOK, "B did not acknowledge \(subscriber): \(reply)")
             }
-            let tookOver = await eventually(timeout: .seconds(13), interval: .milliseconds(100)) {
+            let tookOver = await waitUntil(timeout: .seconds(13), interval: .milliseconds(100)) {
                 Set(EventFile.events(b.eventsPath).compactMap(\.subject)).isSuperset(of: ["c1", "c2", "c3"])
             }
             let elapsed = ContinuousClock.now - killedAt

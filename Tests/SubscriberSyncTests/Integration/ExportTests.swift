@@ -57,7 +57,8 @@ struct IntegrationExportTests {
             try await withHTTPClient { client in
                 async let load: Void = CallbackLoad.run(callbacks: service.callbacks(client: client), clients: 8,
                                                         prefix: "exp-", recorder: recorder)
-                _ = await eventually(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 50 }
+                #expect(await waitUntil(timeout: .seconds(10)) { recorder.acknowledgedSubscribers.count >= 50 },
+                        "the load did not get going")
                 for _ in 0..<3 {
                     let before = Set(recorder.acknowledgedSubscribers)
                     let run = try await sandbox.export()

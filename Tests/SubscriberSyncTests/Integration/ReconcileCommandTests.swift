@@ -14,25 +14,18 @@ struct IntegrationReconcileCommandTests {
         var stderr: String
     }
 
-    /// Runs `reconcile` against the harness's simulator and the sandbox's database. The wait
-    /// happens off the cooperative pool: the in-process simulator needs those threads to answer.
+    /// Runs `reconcile` against the harness's simulator and the sandbox's database. The wait does
+    /// not hold a thread: the in-process simulator needs the cooperative pool to answer.
     func reconcile(_ harness: SimulatorHarness, sandbox: Sandbox, events: String? = "reconcile-events.jsonl", extra: [String] = []) async throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServiceProcess.executablePath())
         var arguments = ["reconcile", "--sdkappid", String(SimulatorHarness.sdkAppID), "--api-base-url", harness.baseURL,
                          "--official-account", account, "--database", sandbox.path("store.sqlite"), "--log-level", "notice"]
         if let events { arguments += ["--events", sandbox.path(events)] }
-        process.arguments = arguments + extra
-        process.environment = ServiceProcess.childEnvironment(adding: [ServiceSettings.secretKeyEnvironment: SimulatorHarness.key])
-        let stderrPath = sandbox.path("reconcile-\(UUID().uuidString.prefix(8)).stderr")
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        process.standardOutput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        return Run(status: status, stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+        let result = try await SubscriberSyncExecutable.run(
+            arguments + extra,
+            environment: SubscriberSyncExecutable.environment(adding: [ServiceSettings.secretKeyEnvironment: SimulatorHarness.key]),
+            workingDirectory: sandbox.directory, logDirectory: sandbox.directory, name: "reconcile-\(sandbox.nextNumber())",
+            timeout: .seconds(90))
+        return Run(status: result.status, stderr: result.stderr)
     }
 
     func harness(subscribers: Int) async throws -> SimulatorHarness {
@@ -82,7 +75,7 @@ struct IntegrationReconcileCommandTests {
             let run = try await reconcile(h, sandbox: sandbox)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("another process (serve) holds the event emitter"), "\(run.stderr)")
-            #expect(await eventually(timeout: .seconds(5)) { EventFile.events(service.eventsPath).count == 251 })
+            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(service.eventsPath).count == 251 })
             #expect(EventFile.events(sandbox.path("reconcile-events.jsonl")).isEmpty)
             let sequences = EventFile.events(service.eventsPath).map(\.sequence)
             #expect(sequences == oneThrough(251))
@@ -98,7 +91,7 @@ struct IntegrationReconcileCommandTests {
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: [
                 "--secret-key-file", keyFile, "--api-base-url", h.baseURL, "--official-account", account, "--reconcile-interval", "1s",
             ]))
-            #expect(await eventually(timeout: .seconds(10)) {
+            #expect(await waitUntil(timeout: .seconds(10)) {
                 EventFile.events(service.eventsPath).filter { $0.type == "io.subscriber-sync.reconcile.completed" }.count >= 2
             }, "\(service.stderrText())")
             #expect(try await sandbox.export().records().count == 120)

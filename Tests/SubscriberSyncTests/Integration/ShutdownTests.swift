@@ -41,7 +41,7 @@ struct IntegrationShutdownTests {
             let acknowledged = try await Self.postBurst(service.callbacks(), prefix: "term-", count: 60)
             #expect(acknowledged.count == 60)
             // No waiting for the emitter: the signal goes out right after the last acknowledgement.
-            service.send(signal: signal)
+            await service.send(signal: signal)
             let exit = await service.waitForExit(timeout: .seconds(20))
             #expect(exit == .exited(0), "after signal \(signal): \(service.exitDescription())\n\(service.stderrText())")
 
@@ -64,9 +64,10 @@ struct IntegrationShutdownTests {
             try await withHTTPClient { client in
                 async let load: Void = CallbackLoad.run(callbacks: service.callbacks(client: client), clients: 8,
                                                         prefix: "load-", recorder: recorder)
-                _ = await eventually(timeout: .seconds(5)) { recorder.acknowledgedSubscribers.count >= 100 }
-                try? await Task.sleep(for: .milliseconds(300))
-                service.send(signal: SIGTERM)
+                // Under load: the clients loop, so requests are in flight whenever the signal lands.
+                let loaded = await waitUntil(timeout: .seconds(15)) { recorder.acknowledgedSubscribers.count >= 200 }
+                #expect(loaded, "the load did not get going: \(recorder.acknowledgedSubscribers.count) acknowledged")
+                await service.send(signal: SIGTERM)
                 exit = await service.waitForExit(timeout: .seconds(20))
                 recorder.stop()
                 await load
@@ -99,29 +100,31 @@ struct IntegrationShutdownTests {
             let body = CallbackBodies.subscribers(command: IntegrationDefaults.addCommand, account: IntegrationDefaults.account,
                                                   operatorAccount: nil, subscribers: ["in-flight"], eventTime: Self.t0 + 1)
             let half = body.count / 2
-            let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
-            continuation.yield(ByteBuffer(bytes: body[..<half]))
-            try await withHTTPClient { client in
-                let slow = service.callbacks(client: client)
-                async let reply = slow.post(query: slow.signedQuery(command: IntegrationDefaults.addCommand),
-                                            body: .stream(stream, length: .known(Int64(body.count))))
-                // Let the head and half the body reach the service, then ask it to stop.
-                try await Task.sleep(for: .milliseconds(300))
-                service.send(signal: SIGTERM)
-                try await Task.sleep(for: .milliseconds(300))
-                #expect(service.isRunning, "the service exited with a callback in flight: \(service.exitDescription())")
-
-                // A new connection now must not be served.
-                try await withHTTPClient { fresh in
-                    let late = try? await service.callbacks(client: fresh).subscribe(["too-late"], eventTime: Self.t0 + 2, timeout: .seconds(3))
-                    #expect(late?.isOK != true, "a callback on a new connection was accepted after SIGTERM: \(late.map(\.description) ?? "")")
-                }
-
-                continuation.yield(ByteBuffer(bytes: body[half...]))
-                continuation.finish()
-                let answer = try await reply
-                #expect(answer.isOK, "the in-flight callback was not acknowledged: \(answer)")
+            // A plain socket, so that the test knows what has been written and can ask the kernel
+            // whether the service has read it.
+            let connection = try RawHTTPConnection(port: service.port)
+            let path = "/tencent/callback?" + CallbackClient.encode(callbacks.signedQuery(command: IntegrationDefaults.addCommand))
+            try await connection.send(RawHTTPConnection.postHead(path: path, contentLength: body.count) + body[..<half])
+            // The head and half the body are read by the service, then it is asked to stop.
+            let read = await waitUntil(timeout: .seconds(10)) {
+                LoopbackTCP.serverHasRead(clientPort: connection.localPort, serverPort: service.port)
             }
+            #expect(read, "the service did not read the request head: \(LoopbackTCP.sockets().filter { $0.localPort == service.port || $0.remotePort == service.port })")
+            #expect(LoopbackTCP.isListening(port: service.port), "the listener is not visible in /proc/net/tcp")
+            await service.send(signal: SIGTERM)
+            let stoppedListening = await waitUntil(timeout: .seconds(10)) { !LoopbackTCP.isListening(port: service.port) }
+            #expect(stoppedListening, "the service still listens after SIGTERM")
+            #expect(service.isRunning, "the service exited with a callback in flight: \(service.exitDescription())")
+
+            // A new connection now must not be served.
+            try await withHTTPClient { fresh in
+                let late = try? await service.callbacks(client: fresh).subscribe(["too-late"], eventTime: Self.t0 + 2, timeout: .seconds(3))
+                #expect(late?.isOK != true, "a callback on a new connection was accepted after SIGTERM: \(late.map(\.description) ?? "")")
+            }
+
+            try await connection.send(body[half...])
+            let answer = try await connection.readReply()
+            #expect(answer.isOK, "the in-flight callback was not acknowledged: \(answer)")
             let exit = await service.waitForExit(timeout: .seconds(20))
             #expect(exit == .exited(0), "\(service.exitDescription())\n\(service.stderrText())")
 

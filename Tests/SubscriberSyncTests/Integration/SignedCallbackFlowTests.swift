@@ -7,12 +7,6 @@ struct IntegrationSignedCallbackTests {
     static let account = IntegrationDefaults.account
     static let t0 = IntegrationDefaults.baseEventTime
 
-    @Test("sign builder matches Tencent's official test vector")
-    func signMatchesOfficialVector() {
-        #expect(CallbackClient.sign(token: "xxxxyyyy", requestTime: "1669872112")
-            == "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061")
-    }
-
     @Test("subscribe, unsubscribe, stale resubscribe, duplicate, ties: exact export and exact events")
     func lastWriterWinsThroughTheProcess() async throws {
         try await withSandbox { sandbox in
@@ -52,7 +46,7 @@ struct IntegrationSignedCallbackTests {
                 ("subscribed", "alice"), ("subscribed", "bob"), ("unsubscribed", "bob"),
                 ("subscribed", "dave"), ("unsubscribed", "dave"),
             ]
-            let emitted = await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= expected.count }
+            let emitted = await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= expected.count }
             #expect(emitted, "events so far: \(EventFile.events(service.eventsPath))")
             let exit = try await service.terminate()
             #expect(exit == .exited(0))
@@ -97,7 +91,7 @@ struct IntegrationSignedCallbackTests {
             ].sorted { ($0.officialAccount!, $0.subscriber!) < ($1.officialAccount!, $1.subscriber!) },
                     "export was: \(records)")
 
-            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= 6 })
+            #expect(await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= 6 })
             #expect(try await service.terminate() == .exited(0))
             let events = try EventFile.read(service.eventsPath).events()
             let summary = events.map { "\($0.kind) \($0.subject ?? "nil") \($0.dataOrigin ?? "nil")" }
@@ -141,7 +135,7 @@ struct IntegrationSignedCallbackTests {
             let filtered = try await sandbox.export(account: account).records()
             #expect(filtered.count == subscribers.count)
 
-            #expect(await eventually(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= subscribers.count })
+            #expect(await waitUntil(timeout: .seconds(10)) { EventFile.events(service.eventsPath).count >= subscribers.count })
             #expect(try await service.terminate() == .exited(0))
             let contents = EventFile.read(service.eventsPath)
             #expect(contents.lines.count == subscribers.count, "one line per event, whatever the identifier holds")
@@ -165,7 +159,7 @@ struct IntegrationSignedCallbackTests {
                 let records = try await sandbox.export().records()
                 #expect(records.compactMap(\.subscriber) == subscribers,
                         "acknowledged, but exported as \(records.compactMap(\.subscriber).map { $0.debugDescription })")
-                #expect(await eventually(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
+                #expect(await waitUntil(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
                 #expect(try await service.terminate() == .exited(0))
                 let events = try EventFile.read(service.eventsPath).events()
                 #expect(events.compactMap(\.subject) == subscribers,

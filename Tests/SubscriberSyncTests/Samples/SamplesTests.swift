@@ -7,9 +7,7 @@
 import Foundation
 import SubscriberSync
 import Testing
-#if canImport(Yams)
 import Yams
-#endif
 
 @Suite("Samples", .timeLimit(.minutes(2)))
 struct SamplesTests {
@@ -54,32 +52,12 @@ struct SamplesTests {
         return object
     }
 
-    /// Parses YAML with Yams (swift-configuration's YAML parser), else with python3's PyYAML;
-    /// nil when neither is available. Throws with the parser's message when the YAML is invalid.
-    static func parseYAML(_ url: URL) async throws -> Bool? {
-        #if canImport(Yams)
+    /// Parses YAML with Yams (swift-configuration's YAML parser); throws with the parser's message
+    /// when the YAML is invalid or its top level is not a mapping.
+    static func parseYAML(_ url: URL) throws {
         let value = try Yams.load(yaml: try text(url))
         guard value is [String: Any] else { throw IntegrationError("\(relative(url)): the top level is not a mapping") }
-        return true
-        #else
-        guard pythonHasYAML else { return nil }
-        let run = try await Tool.run("/usr/bin/env", ["python3", "-c",
-            "import sys, yaml\nvalue = yaml.safe_load(open(sys.argv[1]))\nsys.exit(0 if isinstance(value, dict) else 3)", url.path])
-        guard run.status == 0 else { throw IntegrationError("\(relative(url)) does not parse as a YAML mapping:\n\(run.stderr)") }
-        return true
-        #endif
     }
-
-    static let pythonHasYAML: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import yaml"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
 
     static func onPath(_ tool: String) -> Bool {
         (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
@@ -90,44 +68,19 @@ struct SamplesTests {
 
     // MARK: - Running tools
 
-    struct Tool {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-
-        /// Runs `executable` to completion (at most `timeout`), its output captured in files.
+    enum Tool {
+        /// Runs `executable` (a path or a name on PATH) from the repository root to its end.
         static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                        timeout: Duration = .seconds(30)) async throws -> Tool {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("samples-tool-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let outPath = directory.appendingPathComponent("stdout"), errPath = directory.appendingPathComponent("stderr")
-            _ = FileManager.default.createFile(atPath: outPath.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
-            let out = try FileHandle(forWritingTo: outPath), err = try FileHandle(forWritingTo: errPath)
-            defer { try? out.close(); try? err.close() }
-
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.environment = environment ?? ServiceProcess.childEnvironment()
-            process.currentDirectoryURL = SamplesTests.root
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            guard await eventually(timeout: timeout, interval: .milliseconds(20), { !process.isRunning }) else {
-                process.terminate()
-                throw IntegrationError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-            }
-            return Tool(status: process.terminationStatus,
-                        stdout: (try? String(contentsOf: outPath, encoding: .utf8)) ?? "",
-                        stderr: (try? String(contentsOf: errPath, encoding: .utf8)) ?? "")
+                        timeout: Duration = .seconds(30)) async throws -> ChildProcess.Result {
+            try await ChildProcess.run(executable, arguments, environment: environment ?? SubscriberSyncExecutable.environment(),
+                                       workingDirectory: SamplesTests.root, timeout: timeout)
         }
 
         /// `subscriber-sync serve --check-config` with `arguments`.
-        static func checkConfig(_ arguments: [String], environment: [String: String]? = nil) async throws -> Tool {
-            try await run(try ServiceProcess.executablePath(), ["serve", "--check-config"] + arguments, environment: environment)
+        static func checkConfig(_ arguments: [String], environment: [String: String]? = nil) async throws -> ChildProcess.Result {
+            try await SubscriberSyncExecutable.run(["serve", "--check-config"] + arguments,
+                                                   environment: environment ?? SubscriberSyncExecutable.environment(),
+                                                   workingDirectory: SamplesTests.root, timeout: .seconds(30))
         }
     }
 
@@ -157,18 +110,11 @@ struct SamplesTests {
     }
 
     @Test("every samples/**/*.yaml and *.yml parses as a YAML mapping")
-    func yamlSamplesParse() async throws {
+    func yamlSamplesParse() throws {
         let files = Self.sampleFiles(["yaml", "yml"])
         #expect(files.count >= 6, "config, Vector, Fluent Bit, Filebeat, alert rules and their tests")
         for file in files {
-            do {
-                let parsed = try await Self.parseYAML(file)
-                if parsed == nil {
-                    print("Samples: no YAML parser (Yams or python3 with PyYAML); \(Self.relative(file)) not parsed")
-                }
-            } catch {
-                Issue.record("\(Self.relative(file)) does not parse: \(error)")
-            }
+            #expect(throws: Never.self, "\(Self.relative(file)) does not parse") { try Self.parseYAML(file) }
         }
     }
 
@@ -285,12 +231,12 @@ struct SamplesTests {
             var environment = try Self.environmentAssignments()
             environment["SUBSCRIBER_SYNC_SECRET_KEY_FILE"] = try Self.writeSecret("secret-key", in: scratch)
             environment["SUBSCRIBER_SYNC_CALLBACK_TOKEN_FILE"] = try Self.writeSecret("callback-token", in: scratch)
-            let run = try await Tool.checkConfig([], environment: ServiceProcess.childEnvironment(adding: environment))
+            let run = try await Tool.checkConfig([], environment: SubscriberSyncExecutable.environment(adding: environment))
             #expect(run.status == 0, "exit \(run.status); stderr:\n\(run.stderr)")
 
             // Proof that the variables are read: a bad value in one of them is refused.
             environment["SUBSCRIBER_SYNC_MAX_REMOVAL_RATIO"] = "3"
-            let refused = try await Tool.checkConfig([], environment: ServiceProcess.childEnvironment(adding: environment))
+            let refused = try await Tool.checkConfig([], environment: SubscriberSyncExecutable.environment(adding: environment))
             #expect(refused.status != 0)
             #expect(refused.stderr.contains("maxRemovalRatio"), "stderr:\n\(refused.stderr)")
         }
@@ -306,9 +252,9 @@ struct SamplesTests {
             let url = service.baseURL + "/tencent/callback"
             let sdkAppID = service.configuration.sdkAppID
             let token = try #require(service.configuration.token.token)
-            let environment = ServiceProcess.childEnvironment(adding: ["TENCENT_CALLBACK_TOKEN": token])
-            func post(_ files: [URL], extra: [String] = [], environment: [String: String]) async throws -> Tool {
-                try await Tool.run("/usr/bin/env", ["bash", Self.postScript.path, "--url", url, "--sdkappid", sdkAppID] + extra + files.map(\.path),
+            let environment = SubscriberSyncExecutable.environment(adding: ["TENCENT_CALLBACK_TOKEN": token])
+            func post(_ files: [URL], extra: [String] = [], environment: [String: String]) async throws -> ChildProcess.Result {
+                try await Tool.run("bash", [Self.postScript.path, "--url", url, "--sdkappid", sdkAppID] + extra + files.map(\.path),
                                    environment: environment)
             }
 
@@ -327,7 +273,7 @@ struct SamplesTests {
             let subscribed = { EventFile.events(service.eventsPath).filter {
                 $0.type == "io.subscriber-sync.subscriber.subscribed" && $0.dataAccount == account
             } }
-            let written = await eventually(timeout: .seconds(10)) { subscribed().count >= 2 }
+            let written = await waitUntil(timeout: .seconds(10)) { subscribed().count >= 2 }
             #expect(written, "events:\n\((try? String(contentsOfFile: service.eventsPath, encoding: .utf8)) ?? "")")
             #expect(Set(subscribed().compactMap(\.dataSubscriber)) == ["jared", "leckie"])
             for event in subscribed() {
@@ -344,9 +290,9 @@ struct SamplesTests {
             // --token-file works, and a wrong token is refused (401) with a non-zero exit.
             let tokenFile = sandbox.path("post.token")
             try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenFile))
-            let viaFile = try await post([addPayload], extra: ["--token-file", tokenFile], environment: ServiceProcess.childEnvironment())
+            let viaFile = try await post([addPayload], extra: ["--token-file", tokenFile], environment: SubscriberSyncExecutable.environment())
             #expect(viaFile.status == 0, "\(viaFile.stdout)\(viaFile.stderr)")
-            let wrong = try await post([addPayload], environment: ServiceProcess.childEnvironment(adding: ["TENCENT_CALLBACK_TOKEN": "not-the-token"]))
+            let wrong = try await post([addPayload], environment: SubscriberSyncExecutable.environment(adding: ["TENCENT_CALLBACK_TOKEN": "not-the-token"]))
             #expect(wrong.status == 1)
             #expect(wrong.stdout.contains("HTTP 401"), "\(wrong.stdout)\(wrong.stderr)")
         }

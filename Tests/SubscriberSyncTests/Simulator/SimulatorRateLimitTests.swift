@@ -76,23 +76,42 @@ struct SimulatorRateLimitTests {
         let simulator = TencentSimulator(sdkAppID: SimFixture.sdkAppID, adminIdentifier: SimFixture.admin, secretKey: SimFixture.key, callsPerSecond: limit)
         simulator.seed(account: SimFixture.account, count: 1)
         let query = SimFixture.query(usersig: try simulator.makeUserSig())
-        let started = ContinuousClock.now
-        let outcomes = try await simulator.testApplication().test(.router) { client async throws -> [Int] in
-            var outcomes: [Int] = []
+        let wallClock = SystemWallClock()
+        /// One call as the client saw it: its outcome, between which two wall-clock instants (ms).
+        struct Call { var errorCode: Int; var sent: Int64; var answered: Int64 }
+        let calls = try await simulator.testApplication().test(.router) { client async throws -> [Call] in
+            var calls: [Call] = []
             for _ in 0..<30 {
-                outcomes.append(try await client.post(SimFixture.subscriberPath, query: query, body: SimFixture.body()).errorCode ?? -1)
+                let sent = wallClock.nowMilliseconds()
+                let code = try await client.post(SimFixture.subscriberPath, query: query, body: SimFixture.body()).errorCode ?? -1
+                calls.append(Call(errorCode: code, sent: sent, answered: wallClock.nowMilliseconds()))
             }
-            return outcomes
+            return calls
         }
-        // However slowly a loaded machine runs the burst, no second holds more than the limit.
-        let elapsed = ContinuousClock.now - started
-        let accepted = outcomes.filter { $0 == 0 }.count
-        #expect(accepted + outcomes.filter { $0 == Code.rateLimited }.count == 30)
-        #expect(accepted <= limit * (Int(elapsed.components.seconds) + 1), "\(accepted) accepted in \(elapsed)")
-        #expect(simulator.stats.maxCallsInOneSecond == limit)
-        #expect(simulator.maxCalls(inAnyWindowOf: 1000) == limit)
-        #expect(simulator.callLog.count == accepted)
-        if elapsed < .seconds(9) { #expect(simulator.stats.rateLimitedCalls > 0) }
+        // However fast or slowly the machine runs the burst, every answer must be the one the
+        // sliding window gives for the calls the simulator accepted (its log), so nothing here
+        // depends on timing: what was refused, was refused with `limit` calls in the second before.
+        let accepted = calls.filter { $0.errorCode == 0 }
+        let refused = calls.filter { $0.errorCode == Code.rateLimited }
+        #expect(accepted.count + refused.count == 30, "other answers: \(calls.map(\.errorCode))")
+        #expect(calls.prefix(limit).allSatisfy { $0.errorCode == 0 }, "the first \(limit) calls fit in an empty window")
+        let log = simulator.callLog
+        #expect(log.count == accepted.count)
+        #expect(simulator.stats.acceptedCalls == accepted.count)
+        #expect(simulator.stats.rateLimitedCalls == refused.count, "the simulator counts the refusals it answered")
+        #expect(simulator.stats.errorCodes[Code.rateLimited, default: 0] == refused.count)
+        // Never more than the limit in any second.
+        #expect(simulator.maxCalls(inAnyWindowOf: 1000) <= limit)
+        #expect(simulator.stats.maxCallsInOneSecond <= limit)
+        // Each accepted call is in the log within the time the client waited for it.
+        for (call, time) in zip(accepted, log) {
+            #expect(time >= call.sent && time <= call.answered, "accepted at \(time), asked between \(call.sent) and \(call.answered)")
+        }
+        // Each refusal: the window (t − 1 s, t] held `limit` accepted calls at some t while it waited.
+        for call in refused {
+            let inWindow = log.filter { $0 > call.sent - 1000 && $0 <= call.answered }.count
+            #expect(inWindow >= limit, "refused between \(call.sent) and \(call.answered) with only \(inWindow) accepted calls in the second before")
+        }
     }
 
     @Test("refused-before-the-limiter calls do not use up the budget")

@@ -67,7 +67,7 @@ import Testing
 
     /// An independent decoder (Python's zlib, base64 and hmac) accepts a sig made by this code.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") || FileManager.default.isExecutableFile(atPath: "/usr/local/bin/python3")))
-    func independentDecoderVerifiesOurSig() throws {
+    func independentDecoderVerifiesOurSig() async throws {
         let key = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
         let made = try UserSig.make(key: key, sdkAppID: 1_400_000_000, identifier: "administrator", expire: 86_400, now: 1_700_000_000)
         let script = """
@@ -78,15 +78,10 @@ import Testing
             ok = base64.b64encode(hmac.new(key, text.encode(), hashlib.sha256).digest()).decode() == j['TLS.sig']
             print('%s %s %d %d %d' % (ok, j['TLS.identifier'], j['TLS.sdkappid'], j['TLS.time'], j['TLS.expire']))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, made, key]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0)
+        let run = try await ChildProcess.run("python3", ["-c", script, made, key], environment: ProcessInfo.processInfo.environment,
+                                             timeout: .seconds(30))
+        let text = run.stdout
+        #expect(run.exit == .exited(0), "python3: \(run.stderr)")
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "True administrator 1400000000 1700000000 86400")
     }
 
