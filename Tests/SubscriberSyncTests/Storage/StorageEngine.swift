@@ -14,7 +14,7 @@ enum StorageEngine: String, CaseIterable, CustomTestStringConvertible, Sendable 
     func makeStore(sdkAppID: String = "1400000000", clock: any WallClock = SystemWallClock()) async throws -> TestStore {
         switch self {
         case .sqlite:
-            let directory = try TemporaryDirectory()
+            let directory = try TemporaryDirectory(inMemory: true)
             let storage = SQLiteStorage(path: directory.file("store.sqlite"), sdkAppID: sdkAppID, clock: clock)
             try await storage.open()
             return TestStore(storage: storage, keepAlive: directory)

@@ -192,7 +192,13 @@ public final class SQLiteStorage: SubscriberStorage {
     /// Streams from one read transaction (a snapshot), so a large store is never held in memory
     /// and a running `serve` is not disturbed.
     public func exportSubscribers(account: String?, _ body: (SubscriberRecord) throws -> Void) async throws {
-        try database().read { db in
+        try exportSubscribers(from: database(), account: account, body)
+    }
+
+    /// Synchronous: the caller's closure is not `Sendable`, and a cursor must be read inside its
+    /// transaction.
+    private func exportSubscribers(from database: DatabasePool, account: String?, _ body: (SubscriberRecord) throws -> Void) throws {
+        try database.read { db in
             var sql = """
                 SELECT account, subscriber, subscribe_time, msg_flag, custom_string, last_send_msg_time, since, origin
                 FROM subscribers WHERE subscribed = 1
