@@ -8,13 +8,13 @@
 #
 #   scripts/bench/reconcile.sh               # SUBSCRIBERS=1000000
 #   SUBSCRIBERS=100000 scripts/bench/reconcile.sh
+#   BIN=/var/tmp/before/.build/release scripts/bench/reconcile.sh   # another build (no build step)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SUBSCRIBERS=${SUBSCRIBERS:-1000000}
 ACCOUNT='@TOA#_bench'
 SDKAPPID=1400000000
-BIN=.build-release/release
 export TENCENT_SECRET_KEY=5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e
 
 if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
@@ -26,8 +26,11 @@ if [ ! -x /usr/bin/time ]; then
   $sudo apt-get install -y -qq time bc >/dev/null 2>&1 || { $sudo apt-get update -qq && $sudo apt-get install -y -qq time bc; }
 fi
 
-echo "== building release binary (scratch path .build-release)" >&2
-swift build -c release --scratch-path .build-release --product subscriber-sync >&2
+if [ -z "${BIN:-}" ]; then
+  BIN=.build-release/release
+  echo "== building release binary (scratch path .build-release)" >&2
+  swift build -c release --scratch-path .build-release --product subscriber-sync >&2
+fi
 
 tmp=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/reconcile-bench.XXXXXX")
 sim_pid=""
