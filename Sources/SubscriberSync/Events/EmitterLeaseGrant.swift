@@ -4,9 +4,12 @@
 public struct EmitterLeaseGrant: Sendable, Equatable {
     public var holder: String
     public var epoch: Int64
+    /// How long each renewal (an acquisition or a checkpoint move) extends the lease.
+    public var durationMilliseconds: Int64
 
-    public init(holder: String, epoch: Int64) {
+    public init(holder: String, epoch: Int64, durationMilliseconds: Int64) {
         self.holder = holder
         self.epoch = epoch
+        self.durationMilliseconds = durationMilliseconds
     }
 }

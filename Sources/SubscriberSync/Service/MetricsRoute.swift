@@ -11,7 +11,7 @@ enum MetricsRoute {
             do {
                 let counts = try await storage.subscriberCounts()
                 let lag = try await storage.emitterProgress().lag
-                for (account, count) in counts.sorted(by: { $0.key < $1.key }) {
+                for (account, count) in counts {
                     Gauge(label: "subscriber_sync_subscribers", dimensions: [("account", account)]).record(count)
                 }
                 Gauge(label: "subscriber_sync_emitter_lag_events").record(lag)

@@ -12,7 +12,7 @@ enum SQLiteEmitterLease {
             WHERE id = 1 AND (lease_holder IS NULL OR lease_holder = ?1 OR lease_expires < ?3)
             RETURNING lease_epoch
             """, arguments: [holder, now + duration, now])
-        return epoch.map { EmitterLeaseGrant(holder: holder, epoch: $0) }
+        return epoch.map { EmitterLeaseGrant(holder: holder, epoch: $0, durationMilliseconds: duration) }
     }
 
     /// Advances the checkpoint and renews the lease, only while `lease` still holds it.

@@ -97,7 +97,7 @@ public final class SQLiteStorage: SubscriberStorage {
     /// While serving, the move rides along in the callbacks' next group commit instead of holding
     /// the writer for a commit and a sync of its own while callbacks wait.
     public func advanceCheckpoint(to sequence: Int64, for lease: EmitterLeaseGrant) async throws -> Bool {
-        let expires = clock.nowMilliseconds() + Self.leaseRenewal
+        let expires = clock.nowMilliseconds() + lease.durationMilliseconds
         let advance: @Sendable (Database) throws -> Bool = { db in
             try SQLiteEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, in: db)
         }
@@ -108,9 +108,6 @@ public final class SQLiteStorage: SubscriberStorage {
         }
         return try await database().write(advance)
     }
-
-    /// How long a checkpoint move extends the lease: as long as an acquisition does.
-    static let leaseRenewal: Int64 = 6_000
 
     public func releaseEmitterLease(_ lease: EmitterLeaseGrant) async throws {
         try await database().write { db in try SQLiteEmitterLease.release(lease, in: db) }
