@@ -13,8 +13,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.callbackPath, "Path of the callback URL registered in the Chat console.", default: "/tencent/callback"))
     var callbackPath: String?
 
-    @Option(help: help(.database, "SQLite database file (created when missing).", default: "subscriber-sync.sqlite"))
+    @Option(help: help(.database, "SQLite database file (created when missing), or postgres://USER@HOST[:PORT]/DBNAME[?sslmode=…] (password: PGPASSWORD or --database-password-file, never in this flag).", default: "subscriber-sync.sqlite"))
     var database: String?
+
+    @Option(help: help(.databasePasswordFile, "File holding the PostgreSQL password (else the URL from env/config, else PGPASSWORD).", default: nil))
+    var databasePasswordFile: String?
 
     @Option(help: help(.events, "Where events go: stdout or a file path (appended; reopened on SIGHUP).", default: "stdout"))
     var events: String?
@@ -85,7 +88,7 @@ struct CommonOptions: ParsableArguments {
     var givenFlags: [ServiceSettings.Key: [String]] {
         var flags: [ServiceSettings.Key: [String]] = [:]
         let single: [(ServiceSettings.Key, String?)] = [
-            (.listen, listen), (.callbackPath, callbackPath), (.database, database), (.events, events),
+            (.listen, listen), (.callbackPath, callbackPath), (.database, database), (.databasePasswordFile, databasePasswordFile), (.events, events),
             (.eventsRotateBytes, eventsRotateBytes), (.sdkappid, sdkappid), (.identifier, identifier),
             (.secretKeyFile, secretKeyFile), (.callbackTokenFile, callbackTokenFile),
             (.requestTimeWindow, requestTimeWindow), (.logLevel, logLevel),

@@ -14,7 +14,8 @@ public struct ServiceSettings: Sendable {
     public var host: String
     public var port: Int
     public var callbackPath: String
-    public var databasePath: String
+    /// `--database`: a SQLite path or a PostgreSQL URL, with its password resolved.
+    public var database: StorageLocation
     public var events: EventsOutput
     public var eventsRotateBytes: Int64?
     public var sdkAppID: String
@@ -47,7 +48,7 @@ public struct ServiceSettings: Sendable {
         case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
         case reconcileInterval, maxRemovals, maxRemovalRatio
-        case logFormat, metricsListen
+        case logFormat, metricsListen, databasePasswordFile
 
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
         public var environmentVariable: String {
@@ -62,6 +63,8 @@ public struct ServiceSettings: Sendable {
 
     public static let secretKeyEnvironment = "TENCENT_SECRET_KEY"
     public static let callbackTokenEnvironment = "TENCENT_CALLBACK_TOKEN"
+    /// libpq's variable: the PostgreSQL password when the URL has none.
+    public static let databasePasswordEnvironment = "PGPASSWORD"
 
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
@@ -72,6 +75,9 @@ public struct ServiceSettings: Sendable {
     ///   - flags: values given on the command line, by key (only those the user gave).
     ///   - configFile: path of a YAML (`.yaml`/`.yml`) or JSON file.
     public static func load(flags: [Key: [String]], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServiceSettings {
+        if let given = flags[.database]?.last, StorageLocation.hasPassword(given) {
+            throw Invalid(Self.passwordInFlag)
+        }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, given) in flags {
             let content: ConfigContent = key == .officialAccounts ? .stringArray(given) : .string(given.last ?? "")
@@ -114,7 +120,8 @@ public struct ServiceSettings: Sendable {
         guard callbackPath.hasPrefix("/"), !["/healthz", "/readyz", "/metrics"].contains(callbackPath) else {
             throw Invalid("callbackPath must start with / and not be /healthz, /readyz or /metrics")
         }
-        databasePath = reader.text(.database) ?? "subscriber-sync.sqlite"
+        database = try Self.storageLocation(reader.text(.database) ?? "subscriber-sync.sqlite",
+                                            passwordFile: reader.text(.databasePasswordFile), environment: environment)
         let eventsValue = reader.text(.events) ?? "stdout"
         events = eventsValue == "stdout" || eventsValue == "-" ? .stdout : .file(eventsValue)
         eventsRotateBytes = try reader.integer(.eventsRotateBytes, in: 1024...Int64.max)
@@ -167,6 +174,26 @@ public struct ServiceSettings: Sendable {
             throw Invalid("\(key.rawValue) must be HOST:PORT, got \"\(value)\"")
         }
         return (String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    public static let passwordInFlag = "a password in --database is refused: command-line flags show in ps to every user of the host. Put it in PGPASSWORD or in a file named by --database-password-file, or give the URL through SUBSCRIBER_SYNC_DATABASE or the config file"
+
+    /// `value` (never a flag carrying a password; `load` refuses those) with its password: from
+    /// the password file, else from the URL, else from `PGPASSWORD`.
+    public static func storageLocation(_ value: String, passwordFile: String?, environment: [String: String]) throws -> StorageLocation {
+        let filePassword = try secret(file: passwordFile, environment: nil, name: "database password")
+        let location: StorageLocation
+        do {
+            location = try StorageLocation.parse(value, password: filePassword ?? secret(file: nil, environment: environment[databasePasswordEnvironment], name: "database password"))
+        } catch let error as StorageLocation.Invalid {
+            throw Invalid(error.description)
+        }
+        guard case .postgres(var postgres) = location else {
+            if passwordFile != nil { throw Invalid("databasePasswordFile is for a postgres:// database, not a SQLite file") }
+            return location
+        }
+        if let filePassword { postgres.password = filePassword }
+        return .postgres(postgres)
     }
 
     /// `90`, `90s`, `15m`, `1h`, `1h30m` → seconds.

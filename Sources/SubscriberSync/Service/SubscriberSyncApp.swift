@@ -24,7 +24,7 @@ public struct SubscriberSyncApp: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        storage = SQLiteStorage(path: settings.databasePath, sdkAppID: settings.sdkAppID, clock: clock)
+        storage = Self.makeStorage(settings.database, sdkAppID: settings.sdkAppID, clock: clock, logger: logger)
         let (events, rotateBytes) = (settings.events, settings.eventsRotateBytes)
         let makeSink: @Sendable () throws -> any EventSink = sink ?? {
             switch events {
@@ -34,6 +34,20 @@ public struct SubscriberSyncApp: Sendable {
         }
         let holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
         emitter = EventEmitter(store: storage, sink: makeSink, holder: holder, logger: logger)
+    }
+
+    /// The engine `location` names. `existingOnly` opens a SQLite file only if it exists and is up
+    /// to date (readers such as `export`); a PostgreSQL database is always brought up to date.
+    public static func makeStorage(_ location: StorageLocation, sdkAppID: String, existingOnly: Bool = false,
+                                   clock: any WallClock = SystemWallClock(), logger: Logger) -> any SubscriberStorage {
+        switch location {
+        case .sqlite(let path):
+            SQLiteStorage(path: path, sdkAppID: sdkAppID, access: existingOnly ? .existing : .readWrite, clock: clock)
+        case .postgres(let postgres):
+            // Enough connections for the group commit's concurrent batches, the emitter, the
+            // reconciler and readiness probes, well under PostgreSQL's default of 100 per server.
+            PostgresStorage(location: postgres, sdkAppID: sdkAppID, clock: clock, logger: logger, maximumConnections: 12)
+        }
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -82,6 +96,7 @@ public struct SubscriberSyncApp: Sendable {
     /// housekeeping, the event emitter, the reconciler, the HTTP server) and stop in reverse, so
     /// every callback acknowledged before shutdown is also written out before exit.
     public func run() async throws {
+        logger.info("opening the store", metadata: ["database": "\(settings.database)"])
         try await storage.open()
         try await startupWarnings()
         let group = ServiceGroup(configuration: .init(services: [try application()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -18,7 +18,7 @@ import Testing
     }
 
     func subscribe(_ subscribers: [String], account: String = "@TOA#_a", in db: Database, recordedAt: Int64 = 2_000) throws -> ApplyResult {
-        try rules.apply(rules.prepare(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: subscribers, version: 1_000))),
+        try rules.apply(PreparedChange(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: subscribers, version: 1_000))),
                         recordedAt: recordedAt, in: db)
     }
 
@@ -141,7 +141,7 @@ import Testing
                 group.addTask {
                     do {
                         return try await queue.submit { db, now in
-                            let result = try rules.apply(rules.prepare(.subscribers(SubscriberFacts(
+                            let result = try rules.apply(PreparedChange(.subscribers(SubscriberFacts(
                                 .subscribed, account: "@TOA#_g", subscribers: ["u\(index)"], version: 1))), recordedAt: now, in: db)
                             if index % 50 == 7 { throw Boom() }
                             return result

@@ -9,7 +9,7 @@ import Testing
         try SQLiteSchema.migrator.migrate(queue, upTo: "v2-reconcile")
         let store = SQLiteSubscriberRules(outbox: SQLiteOutbox(sdkAppID: "1400000000"))
         try queue.write { db in
-            _ = try store.apply(store.prepare(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: ["u1", "u2", "u3"], version: 1_000, operatorAccount: "admin"))),
+            _ = try store.apply(PreparedChange(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: ["u1", "u2", "u3"], version: 1_000, operatorAccount: "admin"))),
                 recordedAt: 2_000, in: db)
             try db.execute(sql: "UPDATE emitter_state SET checkpoint = 2 WHERE id = 1")
         }
@@ -43,7 +43,7 @@ import Testing
         let store = SQLiteSubscriberRules(outbox: SQLiteOutbox(sdkAppID: "1400000000"))
         func add(_ subscriber: String) throws {
             try database.write { db in
-                _ = try store.apply(store.prepare(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: [subscriber], version: 3_000, operatorAccount: nil))),
+                _ = try store.apply(PreparedChange(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: [subscriber], version: 3_000, operatorAccount: nil))),
                     recordedAt: 4_000, in: db)
             }
         }
@@ -51,7 +51,7 @@ import Testing
         try add("u4")
         #expect(throws: Abandon.self) {
             try database.write { db in
-                _ = try store.apply(store.prepare(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: ["rolled-back"], version: 3_000, operatorAccount: nil))),
+                _ = try store.apply(PreparedChange(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: ["rolled-back"], version: 3_000, operatorAccount: nil))),
                     recordedAt: 4_000, in: db)
                 throw Abandon()
             }
@@ -71,7 +71,7 @@ import Testing
         let store = SQLiteSubscriberRules(outbox: SQLiteOutbox(sdkAppID: "1400000000"))
         func add(_ subscribers: [String]) throws {
             try database.write { db in
-                _ = try store.apply(store.prepare(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: subscribers, version: 3_000, operatorAccount: nil))),
+                _ = try store.apply(PreparedChange(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_a", subscribers: subscribers, version: 3_000, operatorAccount: nil))),
                     recordedAt: 4_000, in: db)
             }
         }

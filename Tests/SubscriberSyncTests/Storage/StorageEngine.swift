@@ -7,6 +7,7 @@ import Testing
 /// unchanged.
 enum StorageEngine: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
@@ -18,7 +19,23 @@ enum StorageEngine: String, CaseIterable, CustomTestStringConvertible, Sendable 
             let storage = SQLiteStorage(path: directory.file("store.sqlite"), sdkAppID: sdkAppID, clock: clock)
             try await storage.open()
             return TestStore(storage: storage, keepAlive: directory)
+        case .postgres:
+            let database = try await TestPostgres.shared.createDatabase()
+            let storage = PostgresStorage(location: database, sdkAppID: sdkAppID, clock: clock, logger: TestPostgres.logger,
+                                          maximumConnections: 4)
+            try await storage.open()
+            return TestStore(storage: storage, keepAlive: PostgresStoreLifetime(storage: storage))
         }
+    }
+}
+
+/// Closes a PostgreSQL store's pool when the test lets go of it.
+final class PostgresStoreLifetime: Sendable {
+    let storage: PostgresStorage
+    init(storage: PostgresStorage) { self.storage = storage }
+    deinit {
+        let storage = self.storage
+        Task { await storage.close() }
     }
 }
 

@@ -38,7 +38,7 @@ import Testing
         #expect(settings.sdkAppID == "1400000001")
         #expect(settings.events == .file("/var/log/from-file.jsonl"))
         #expect(settings.officialAccounts == ["@TOA#_e1", "@TOA#_e2"])
-        #expect(settings.databasePath == "subscriber-sync.sqlite")
+        #expect(settings.database == .sqlite(path: "subscriber-sync.sqlite"))
     }
 
     @Test func jsonConfigFile() async throws {

@@ -51,7 +51,7 @@ public final class SQLiteStorage: SubscriberStorage {
 
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
         let rules = self.rules
-        let prepared = rules.prepare(change)
+        let prepared = PreparedChange(change)
         if commits.isRunning {
             let outcome = try await commits.submit { db, recordedAt in .applied(try rules.apply(prepared, recordedAt: recordedAt, in: db)) }
             guard case .applied(let result) = outcome else { preconditionFailure("a change commits as a change") }

@@ -5,27 +5,6 @@ import GRDB
 struct SQLiteSubscriberRules: Sendable {
     let outbox: SQLiteOutbox
 
-    /// A change with the `data` of its events rendered in advance, so that the single writer does
-    /// not spend its time on JSON: for each subscriber of a subscribe or unsubscribe, the data of
-    /// an event about a subscriber whose fields are unknown, which is what callbacks know.
-    struct PreparedChange: Sendable {
-        let change: StoreChange
-        let dataWithoutFields: [[UInt8]]
-    }
-
-    func prepare(_ change: StoreChange) -> PreparedChange {
-        switch change {
-        case .subscribers(let facts):
-            let data = facts.subscribers.map { subscriber in
-                ChangeEvent.subscriberData(account: facts.account, subscriber: subscriber, origin: facts.origin,
-                                           operatorAccount: facts.operatorAccount, fields: .unknown)
-            }
-            return PreparedChange(change: change, dataWithoutFields: data)
-        case .accountDestroyed:
-            return PreparedChange(change: change, dataWithoutFields: [])
-        }
-    }
-
     func apply(_ prepared: PreparedChange, recordedAt: Int64, in db: Database) throws -> ApplyResult {
         switch prepared.change {
         case .subscribers(let facts):

@@ -1,0 +1,91 @@
+import Logging
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// The PostgreSQL connection pool (`PostgresClient`), started on first use and reconnecting by
+/// itself: while the server restarts, operations fail (callbacks get 503), and they work again
+/// once it is back, with no restart of the service.
+///
+/// The client's `run()` runs in a task this pool owns rather than as a member of the service
+/// group, because one-shot commands (`export`, `reconcile`) and the tests use the store without a
+/// group. In `serve`, `PostgresPoolService` (first in the group, so stopped last) closes it after
+/// everything that writes has drained.
+final class PostgresConnectionPool: Sendable {
+    let location: PostgresLocation
+    let maximumConnections: Int
+    let logger: Logger
+    private let state = Mutex<(client: PostgresClient, task: Task<Void, Never>)?>(nil)
+
+    init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
+        self.location = location
+        self.maximumConnections = maximumConnections
+        self.logger = logger
+    }
+
+    /// The running client.
+    func client() throws -> PostgresClient {
+        try state.withLock { state in
+            if let state { return state.client }
+            var configuration = PostgresClient.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password,
+                database: location.database, tls: try Self.tls(for: location))
+            configuration.options.maximumConnections = maximumConnections
+            configuration.options.connectTimeout = .seconds(5)
+            // A connection that sat through a server restart is found dead by this probe rather
+            // than by a callback.
+            configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
+            // Every session of this service commits durably, whatever the server's default.
+            configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "subscriber-sync")]
+            let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
+            let task = Task { await client.run() }
+            state = (client, task)
+            return client
+        }
+    }
+
+    /// Closes every connection; the next use starts a new client.
+    func close() async {
+        let running = state.withLock { state in
+            defer { state = nil }
+            return state
+        }
+        running?.task.cancel()
+        await running?.task.value
+    }
+
+    /// libpq's `sslmode`: `prefer` and `require` do not verify the server (unless `require` is
+    /// given a root certificate, which then verifies the chain, as libpq does); `verify-full`
+    /// verifies the chain and the host name.
+    static func tls(for location: PostgresLocation) throws -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let rootCert = location.sslRootCert {
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCert))
+            } catch {
+                throw StorageLocation.Invalid("cannot read the database URL's sslrootcert \(rootCert): \(error)")
+            }
+        }
+        switch location.sslMode {
+        case .disable:
+            return .disable
+        case .prefer:
+            configuration.certificateVerification = .none
+            return .prefer(configuration)
+        case .require:
+            configuration.certificateVerification = location.sslRootCert == nil ? .none : .noHostnameVerification
+            return .require(configuration)
+        case .verifyFull:
+            configuration.certificateVerification = .fullVerification
+            return .require(configuration)
+        }
+    }
+
+    /// postgres-nio logs every failed connection attempt at error level; while the server restarts
+    /// that is one line per attempt. The store reports the failures that matter itself.
+    private static func quiet(_ logger: Logger) -> Logger {
+        var logger = logger
+        logger.logLevel = max(logger.logLevel, .critical)
+        return logger
+    }
+}

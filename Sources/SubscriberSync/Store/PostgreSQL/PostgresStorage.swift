@@ -1,0 +1,290 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The shared engine: any number of replicas on one PostgreSQL database. Callbacks commit in
+/// group transactions with `synchronous_commit` on; the emitter (one lease holder across
+/// replicas) numbers events in commit order (`PostgresOutbox`).
+///
+/// Nothing is opened in `init`: the pool connects, and the schema migrates, on first use or in
+/// `open()`.
+public final class PostgresStorage: SubscriberStorage {
+    public let location: PostgresLocation
+    private let clock: any WallClock
+    private let logger: Logger
+    let rules: PostgresSubscriberRules
+    let pool: PostgresConnectionPool
+    private let commits: PostgresGroupCommit
+    private let migrated = Mutex(false)
+    /// Passes of this process whose listing has been deduplicated (see `PostgresListing`).
+    private let deduplicated = Mutex<Set<Int64>>([])
+
+    public init(location: PostgresLocation, sdkAppID: String, clock: any WallClock = SystemWallClock(), logger: Logger,
+                maximumConnections: Int = 16) {
+        self.location = location
+        self.clock = clock
+        self.logger = logger
+        rules = PostgresSubscriberRules(outbox: PostgresOutbox(sdkAppID: sdkAppID), logger: logger)
+        pool = PostgresConnectionPool(location: location, maximumConnections: maximumConnections, logger: logger)
+        commits = PostgresGroupCommit(pool: pool, rules: rules, clock: clock, logger: logger)
+    }
+
+    /// The running client, with the schema up to date.
+    private func client() async throws -> PostgresClient {
+        let client = try pool.client()
+        guard !migrated.withLock({ $0 }) else { return client }
+        do {
+            try await PostgresSchema.migrate(client, logger: logger)
+        } catch {
+            throw PostgresFailure(error)
+        }
+        migrated.withLock { $0 = true }
+        return client
+    }
+
+    /// One transaction, with errors made readable.
+    private func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client().withTransaction(logger: logger) { try await body($0) }
+        } catch {
+            throw PostgresFailure(error)
+        }
+    }
+
+    private func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client().withConnection { try await body($0) }
+        } catch {
+            throw PostgresFailure(error)
+        }
+    }
+
+    public func open() async throws {
+        _ = try await read { try await $0.query("SELECT 1", logger: logger) }
+    }
+
+    public func services(logger: Logger) -> [any Service] {
+        [PostgresPoolService(pool: pool)]
+    }
+
+    public func close() async {
+        await pool.close()
+        migrated.withLock { $0 = false }
+    }
+
+    // MARK: Callbacks
+
+    public func apply(_ change: StoreChange) async throws -> ApplyResult {
+        _ = try await client()
+        return try await commits.submit(PreparedChange(change))
+    }
+
+    public func checkWritable() async throws {
+        // A write that conflicts with nothing, rolled back: proof that this replica's sessions can
+        // write and commit paths are open (a read-only standby or a full disk refuses it).
+        try await read { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("UPDATE emitter_state SET checkpoint = checkpoint WHERE id = 1 AND FALSE", logger: logger)
+                try await connection.query("SELECT pg_current_xact_id()", logger: logger)
+            } catch {
+                try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+            try await connection.query("ROLLBACK", logger: logger)
+        }
+    }
+
+    // MARK: Accounts
+
+    public func accounts() async throws -> [AccountRecord] {
+        try await read { connection in
+            var accounts: [AccountRecord] = []
+            for try await (account, destroyedAt) in try await connection.query("""
+                SELECT account, destroyed_at FROM accounts ORDER BY account
+                """, logger: logger).decode((String, Int64?).self) {
+                accounts.append(AccountRecord(account: account, destroyedAt: destroyedAt))
+            }
+            return accounts
+        }
+    }
+
+    // MARK: Events
+
+    public func acquireEmitterLease(holder: String, durationMilliseconds: Int64) async throws -> EmitterLeaseGrant? {
+        let now = clock.nowMilliseconds()
+        return try await transaction { connection in
+            try await PostgresEmitterLease.acquire(holder: holder, now: now, duration: durationMilliseconds, on: connection, logger: logger)
+        }
+    }
+
+    /// Numbers what has committed since (for the lease holder only), then reads.
+    public func nextEvents(for lease: EmitterLeaseGrant, limit: Int) async throws -> EventBatch {
+        try await transaction { connection in
+            guard let checkpoint = try await PostgresOutbox.number(upTo: limit, for: lease, on: connection, logger: logger) else {
+                return EventBatch(checkpoint: -1, events: [])
+            }
+            return EventBatch(checkpoint: checkpoint,
+                              events: try await PostgresOutbox.lines(from: checkpoint + 1, limit: limit, on: connection, logger: logger))
+        }
+    }
+
+    public func advanceCheckpoint(to sequence: Int64, for lease: EmitterLeaseGrant) async throws -> Bool {
+        let expires = clock.nowMilliseconds() + lease.durationMilliseconds
+        return try await transaction { connection in
+            // The checkpoint never passes the numbered: a checkpoint beyond them would skip the
+            // events that get those numbers later.
+            _ = try await PostgresOutbox.number(through: sequence, limit: Int(clamping: sequence), on: connection, logger: logger)
+            return try await PostgresEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, on: connection, logger: logger)
+        }
+    }
+
+    public func releaseEmitterLease(_ lease: EmitterLeaseGrant) async throws {
+        try await transaction { connection in
+            try await PostgresEmitterLease.release(lease, on: connection, logger: logger)
+        }
+    }
+
+    public func emitterProgress() async throws -> EmitterProgress {
+        try await read { connection in try await PostgresOutbox.progress(on: connection, logger: logger) }
+    }
+
+    /// Waits (briefly) for older transactions still running, so that every event committed
+    /// before the call is numbered and returned.
+    public func events(in range: ClosedRange<Int64>, limit: Int) async throws -> [RenderedEvent] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let (complete, lines) = try await transaction { connection in
+                let complete = try await PostgresOutbox.number(through: range.upperBound, limit: limit, on: connection, logger: logger)
+                return (complete, try await PostgresOutbox.lines(from: range.lowerBound, through: range.upperBound, limit: limit,
+                                                                 on: connection, logger: logger))
+            }
+            if complete || lines.count >= limit || ContinuousClock.now >= deadline { return lines }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    // MARK: Reconcile
+
+    public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
+        let rules = self.rules
+        return try await transaction { connection in
+            try await rules.lockAndRemember(account, seenAt: startedAt, exclusive: false, on: connection)
+            var subscribed = 0
+            for try await count in try await connection.query("""
+                SELECT COUNT(*) FROM subscribers WHERE account = \(account) AND subscribed
+                """, logger: logger).decode(Int64.self) {
+                subscribed = Int(count)
+            }
+            var id: Int64 = 0
+            for try await value in try await connection.query("""
+                INSERT INTO scans (account, started_at) VALUES (\(account), \(startedAt)) RETURNING id
+                """, logger: logger).decode(Int64.self) {
+                id = value
+            }
+            return ListingPass(id: id, account: account, startedAt: startedAt, subscribedAtStart: subscribed)
+        }
+    }
+
+    public func stage(_ entries: [ListedSubscriber], in pass: ListingPass) async throws {
+        try await read { connection in try await PostgresListing.stage(entries, pass: pass.id, on: connection, logger: logger) }
+    }
+
+    private func deduplicate(_ pass: ListingPass) async throws {
+        guard !deduplicated.withLock({ $0.contains(pass.id) }) else { return }
+        try await read { connection in try await PostgresListing.deduplicate(pass: pass.id, on: connection, logger: logger) }
+        deduplicated.withLock { _ = $0.insert(pass.id) }
+    }
+
+    private func repair() -> PostgresListingRepair {
+        PostgresListingRepair(rules: rules, pool: pool, clock: clock, logger: logger)
+    }
+
+    public func markRemovalCandidates(in pass: ListingPass) async throws -> RemovalCandidates {
+        try await deduplicate(pass)
+        do { return try await repair().markCandidates(pass: pass) } catch { throw PostgresFailure(error) }
+    }
+
+    public func applyListedFields(in pass: ListingPass, batchSize: Int) async throws -> Int {
+        try await deduplicate(pass)
+        do { return try await repair().applyFieldChanges(pass: pass, batchSize: batchSize) } catch { throw PostgresFailure(error) }
+    }
+
+    public func addListed(in pass: ListingPass) async throws -> Int {
+        try await deduplicate(pass)
+        do { return try await repair().addListed(pass: pass) } catch { throw PostgresFailure(error) }
+    }
+
+    public func removeMissing(_ subscribers: [String], in pass: ListingPass, batchSize: Int) async throws -> Int {
+        do { return try await repair().remove(subscribers, pass: pass, batchSize: batchSize) } catch { throw PostgresFailure(error) }
+    }
+
+    /// The listing goes in every case: unlike SQLite's TEMP table it would outlive the process.
+    public func finishPass(_ pass: ListingPass?, at finishedAt: Int64, outcome: String, complete: Bool, events: [ChangeEvent],
+                           keepListing: Bool) async throws {
+        let rules = self.rules
+        try await transaction { connection in
+            if let pass {
+                try await PostgresListing.drop(pass: pass.id, on: connection, logger: logger)
+                try await connection.query("UPDATE scans SET finished_at = \(finishedAt), outcome = \(outcome) WHERE id = \(pass.id)", logger: logger)
+                if complete {
+                    try await connection.query("UPDATE accounts SET last_complete_scan = \(pass.id) WHERE account = \(pass.account)", logger: logger)
+                }
+            }
+            for event in events {
+                try await rules.outbox.append(event, recordedAt: finishedAt, on: connection, logger: logger)
+            }
+        }
+        if let pass { deduplicated.withLock { _ = $0.remove(pass.id) } }
+    }
+
+    // MARK: Reads
+
+    /// Streams rows as the server sends them, in one statement (one snapshot), so a large store
+    /// is never held in memory.
+    public func exportSubscribers(account: String?, _ body: (SubscriberRecord) throws -> Void) async throws {
+        do {
+            let connection = try await client()
+            let rows = try await connection.query("""
+                SELECT account, subscriber, subscribe_time, msg_flag, custom_string, last_send_msg_time, since, origin
+                FROM subscribers WHERE subscribed AND (\(account)::TEXT IS NULL OR account = \(account))
+                ORDER BY account, subscriber
+                """, logger: logger)
+            for try await (account, subscriber, subscribeTime, msgFlag, customString, lastSend, since, origin)
+                in rows.decode((String, String, Int64?, String?, String?, Int64?, Int64?, String).self) {
+                try body(SubscriberRecord(
+                    account: account, subscriber: subscriber,
+                    fields: SubscriberFields(subscribeTime: subscribeTime, msgFlag: msgFlag, customString: customString, lastSendMsgTime: lastSend),
+                    since: since, origin: origin))
+            }
+        } catch let error as PSQLError {
+            throw PostgresFailure(error)
+        }
+    }
+
+    public func subscriberCounts() async throws -> [String: Int] {
+        try await read { connection in
+            var counts: [String: Int] = [:]
+            for try await (account, count) in try await connection.query("""
+                SELECT a.account, COUNT(s.subscriber) FROM accounts a
+                LEFT JOIN subscribers s ON s.account = a.account AND s.subscribed
+                GROUP BY a.account
+                """, logger: logger).decode((String, Int64).self) {
+                counts[account] = Int(count)
+            }
+            return counts
+        }
+    }
+}
+
+/// Keeps the connection pool open until everything else in the service group has stopped (it is
+/// first in the group, so it stops last), then closes it.
+struct PostgresPoolService: Service {
+    let pool: PostgresConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.close()
+    }
+}

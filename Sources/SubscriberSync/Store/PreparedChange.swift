@@ -1,0 +1,20 @@
+/// A change with the `data` of its events rendered in advance, so that an engine's writer does not
+/// spend its time on JSON: for each subscriber of a subscribe or unsubscribe, the data of an event
+/// about a subscriber whose fields are unknown, which is what callbacks know.
+struct PreparedChange: Sendable {
+    let change: StoreChange
+    let dataWithoutFields: [[UInt8]]
+
+    init(_ change: StoreChange) {
+        self.change = change
+        switch change {
+        case .subscribers(let facts):
+            dataWithoutFields = facts.subscribers.map { subscriber in
+                ChangeEvent.subscriberData(account: facts.account, subscriber: subscriber, origin: facts.origin,
+                                           operatorAccount: facts.operatorAccount, fields: .unknown)
+            }
+        case .accountDestroyed:
+            dataWithoutFields = []
+        }
+    }
+}
