@@ -42,11 +42,16 @@ struct ReconcileCommand: AsyncParsableCommand {
             }
         }
         defer { watcher.cancel() }
-        let accounts = try await reconciler.accounts(configured: settings.officialAccounts)
-        if accounts.isEmpty {
-            logger.warning("no official accounts to reconcile: pass --official-account or let serve see callbacks first")
-        }
-        let reports = await reconciler.run(accounts: accounts, isInterrupted: { interrupted.load(ordering: .relaxed) })
+        // Waits for a pass of a running serve (or another reconcile) instead of overlapping it.
+        let exclusive = ExclusiveReconcile(reconciler: reconciler, storage: app.storage, holder: app.holder, logger: logger)
+        let configured = settings.officialAccounts
+        let reports = try await exclusive.run(due: nil, wait: true, accounts: {
+            let accounts = try await reconciler.accounts(configured: configured)
+            if accounts.isEmpty {
+                logger.warning("no official accounts to reconcile: pass --official-account or let serve see callbacks first")
+            }
+            return accounts
+        }, isInterrupted: { interrupted.load(ordering: .relaxed) }) ?? []
         if options.events != nil {
             if try await !app.emitter.emitPendingIfFree() {
                 logger.notice("another process (serve) holds the event emitter; it will emit this pass's events")

@@ -2,16 +2,25 @@ import Logging
 import ServiceLifecycle
 
 /// The periodic reconcile loop inside `serve`: shortly after start-up, then every interval with
-/// ±10% jitter (so that many instances do not hit Tencent in step). It runs beside the HTTP
-/// server, never blocking callbacks; on SIGTERM the current pass stops at a page boundary.
+/// ±10% jitter. It runs beside the HTTP server, never blocking callbacks; on SIGTERM the current
+/// pass stops at a page boundary.
+///
+/// Replicas on one store share the schedule through the reconciler lease: each checks every
+/// `poll` whether a run is due (the last one, by any replica, started an interval ago) and the
+/// first to take the lease runs it. When the process running a pass dies, its lease frees and
+/// another replica runs the next one within an interval and a poll.
 public struct ReconcileService: Service {
-    let reconciler: Reconciler
+    let reconciler: ExclusiveReconcile
     let configuredAccounts: [String]
     let interval: Duration
     let firstDelay: Duration
     let logger: Logger
 
-    public init(reconciler: Reconciler, configuredAccounts: [String], interval: Duration, firstDelay: Duration = .seconds(5), logger: Logger) {
+    /// How often a replica checks whether a run is due.
+    static let poll: Duration = .seconds(15)
+
+    public init(reconciler: ExclusiveReconcile, configuredAccounts: [String], interval: Duration, firstDelay: Duration = .seconds(5),
+                logger: Logger) {
         self.reconciler = reconciler
         self.configuredAccounts = configuredAccounts
         self.interval = interval
@@ -21,6 +30,8 @@ public struct ReconcileService: Service {
 
     public func run() async throws {
         var delay = firstDelay
+        // The first run after start does not wait for the schedule, as a single process always did.
+        var due: Duration?
         while !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { [delay] in try await Task.sleep(for: delay) }
@@ -29,15 +40,22 @@ public struct ReconcileService: Service {
             }
             if Task.isShuttingDownGracefully { return }
             do {
-                let accounts = try await reconciler.accounts(configured: configuredAccounts)
-                if accounts.isEmpty {
-                    logger.info("no official accounts to reconcile yet (none configured, none seen in callbacks)")
+                let (passes, configured, logger) = (reconciler.reconciler, configuredAccounts, self.logger)
+                let reports = try await reconciler.run(due: due, wait: false, accounts: {
+                    let accounts = try await passes.accounts(configured: configured)
+                    if accounts.isEmpty {
+                        logger.info("no official accounts to reconcile yet (none configured, none seen in callbacks)")
+                    }
+                    return accounts
+                }, isInterrupted: { Task.isShuttingDownGracefully })
+                if reports == nil && due == nil {
+                    logger.info("another replica is running the reconcile schedule")
                 }
-                _ = await reconciler.run(accounts: accounts, isInterrupted: { Task.isShuttingDownGracefully })
             } catch {
                 logger.error("reconcile loop could not start a pass", metadata: ["error": "\(error)"])
             }
-            delay = interval * Double.random(in: 0.9...1.1)
+            due = interval * Double.random(in: 0.9...1.1)
+            delay = min(interval, Self.poll)
         }
     }
 }

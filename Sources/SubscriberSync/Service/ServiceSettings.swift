@@ -181,18 +181,20 @@ public struct ServiceSettings: Sendable {
     /// `value` (never a flag carrying a password; `load` refuses those) with its password: from
     /// the password file, else from the URL, else from `PGPASSWORD`.
     public static func storageLocation(_ value: String, passwordFile: String?, environment: [String: String]) throws -> StorageLocation {
-        let filePassword = try secret(file: passwordFile, environment: nil, name: "database password")
         let location: StorageLocation
         do {
-            location = try StorageLocation.parse(value, password: filePassword ?? secret(file: nil, environment: environment[databasePasswordEnvironment], name: "database password"))
+            location = try StorageLocation.parse(value)
         } catch let error as StorageLocation.Invalid {
             throw Invalid(error.description)
         }
-        guard case .postgres(var postgres) = location else {
-            if passwordFile != nil { throw Invalid("databasePasswordFile is for a postgres:// database, not a SQLite file") }
-            return location
+        // A SQLite file has no password: a password file shared by every host's settings is not
+        // even read then.
+        guard case .postgres(var postgres) = location else { return location }
+        if let filePassword = try secret(file: passwordFile, environment: nil, name: "database password") {
+            postgres.password = filePassword
+        } else if postgres.password == nil {
+            postgres.password = try secret(file: nil, environment: environment[databasePasswordEnvironment], name: "database password")
         }
-        if let filePassword { postgres.password = filePassword }
         return .postgres(postgres)
     }
 

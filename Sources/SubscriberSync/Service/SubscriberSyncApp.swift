@@ -12,6 +12,8 @@ public struct SubscriberSyncApp: Sendable {
     public let settings: ServiceSettings
     public let storage: any SubscriberStorage
     public let emitter: EventEmitter
+    /// This process in the store's lease rows (emitter, reconciler).
+    public let holder: String
     let clock: any WallClock
     let logger: Logger
     /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
@@ -32,7 +34,7 @@ public struct SubscriberSyncApp: Sendable {
             case .file(let path): try FileEventSink(path: path, rotateBytes: rotateBytes, clock: clock)
             }
         }
-        let holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+        holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
         emitter = EventEmitter(store: storage, sink: makeSink, holder: holder, logger: logger)
     }
 
@@ -114,7 +116,8 @@ public struct SubscriberSyncApp: Sendable {
             logger.notice("periodic reconcile is off (reconcile interval 0)")
         } else if let reconciler = try reconciler() {
             let interval = Duration.seconds(settings.reconcileIntervalSeconds)
-            services.append(ReconcileService(reconciler: reconciler, configuredAccounts: settings.officialAccounts,
+            let exclusive = ExclusiveReconcile(reconciler: reconciler, storage: storage, holder: holder, logger: logger)
+            services.append(ReconcileService(reconciler: exclusive, configuredAccounts: settings.officialAccounts,
                                              interval: interval, firstDelay: min(.seconds(5), interval), logger: logger))
         } else {
             logger.warning("periodic reconcile is off: no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")

@@ -58,6 +58,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     public var sslMode: SSLMode
     public var sslRootCert: String?
+    /// The schema the tables live in (the session's `search_path`); nil: the role's default
+    /// (`public`). Several stores can then share one database, as the tests' do.
+    public var schema: String?
 
     public init(user: String, password: String?, host: String, port: Int = 5432, database: String, sslMode: SSLMode = .prefer,
                 sslRootCert: String? = nil) {

@@ -43,6 +43,15 @@ public protocol SubscriberStorage: EventStore {
 
     // MARK: Reconcile
 
+    /// Takes the reconciler's lease for `holder`, when nobody holds it and, if `dueAfterMilliseconds`
+    /// is given, the last run started at least that long ago. nil otherwise.
+    func acquireReconcileLease(holder: String, durationMilliseconds: Int64, dueAfterMilliseconds: Int64?) async throws -> ReconcileLeaseGrant?
+
+    /// Extends the lease; false when it was lost (expired and taken).
+    func renewReconcileLease(_ lease: ReconcileLeaseGrant) async throws -> Bool
+
+    func releaseReconcileLease(_ lease: ReconcileLeaseGrant) async throws
+
     /// Remembers the account, records the start of a pass and opens an empty listing for it.
     func beginPass(account: String, startedAt: Int64) async throws -> ListingPass
 

@@ -7,6 +7,8 @@ struct SourceTree {
         var path: String
         var folder: String
         var code: String
+        /// The modules the file imports (`code` has no import lines).
+        var imports: [String]
     }
 
     let root: String
@@ -29,7 +31,13 @@ struct SourceTree {
             guard relative.hasSuffix(".swift") else { continue }
             let text = try String(contentsOfFile: root + "/" + relative, encoding: .utf8)
             let folder = (relative as NSString).deletingLastPathComponent
-            files.append(File(path: relative, folder: folder, code: Self.removingComments(text)))
+            let imports = text.split(separator: "\n").compactMap { line -> String? in
+                let words = line.split(separator: " ")
+                guard let keyword = words.firstIndex(of: "import"), keyword + 1 < words.count,
+                      words[..<keyword].allSatisfy({ ["@testable", "public", "internal", "@preconcurrency"].contains($0) }) else { return nil }
+                return String(words[keyword + 1])
+            }
+            files.append(File(path: relative, folder: folder, code: Self.removingComments(text), imports: imports))
         }
         self.files = files.sorted { $0.path < $1.path }
     }

@@ -176,6 +176,7 @@ struct SamplesTests {
             let secretFiles: [ServiceSettings.Key: String] = [
                 .secretKeyFile: try Self.writeSecret("secret-key", in: scratch),
                 .callbackTokenFile: try Self.writeSecret("callback-token", in: scratch),
+                .databasePasswordFile: try Self.writeSecret("database-password", in: scratch),
             ]
             var uncommented: [String] = []
             var lines: [String] = []
@@ -188,7 +189,7 @@ struct SamplesTests {
                 uncommented.append(key.rawValue)
                 lines.append(secretFiles[key].map { "\(key.rawValue): \($0)" } ?? String(line.dropFirst()))
             }
-            #expect(Set(uncommented) == ["callbackTokenFile", "secretKeyFile", "eventsRotateBytes", "apiBaseUrl"])
+            #expect(Set(uncommented) == ["callbackTokenFile", "secretKeyFile", "eventsRotateBytes", "apiBaseUrl", "databasePasswordFile"])
             let everything = scratch.appendingPathComponent("everything.yaml")
             try lines.joined(separator: "\n").write(to: everything, atomically: true, encoding: .utf8)
             let run = try await Tool.checkConfig(["--config", everything.path])

@@ -205,6 +205,32 @@ import Testing
         #expect(try await storage.emitterProgress().checkpoint == 1)
     }
 
+    @Test(arguments: StorageEngine.allCases)
+    func reconcileLeaseIsExclusiveFencedAndKeepsTheSchedule(engine: StorageEngine) async throws {
+        let clock = FakeClock()
+        let store = try await engine.makeStore(clock: clock)
+        let storage = store.storage
+        let first = try #require(try await storage.acquireReconcileLease(holder: "a", durationMilliseconds: 30_000, dueAfterMilliseconds: 60_000),
+                                 "nothing ran yet: due")
+        #expect(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: nil) == nil, "held")
+        clock.advance(milliseconds: 20_000)
+        #expect(try await storage.renewReconcileLease(first))
+        clock.advance(milliseconds: 20_000)
+        #expect(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: nil) == nil,
+                "renewed: still held")
+        try await storage.releaseReconcileLease(first)
+        #expect(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: 60_000) == nil,
+                "free, but the last run started 40 s ago: not due")
+        let second = try #require(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: 30_000))
+        #expect(second.epoch > first.epoch)
+        #expect(try await !storage.renewReconcileLease(first), "a released grant is dead")
+        // The holder dies: its lease expires and another process takes it, fencing the old one out.
+        clock.advance(milliseconds: 30_001)
+        let third = try #require(try await storage.acquireReconcileLease(holder: "c", durationMilliseconds: 30_000, dueAfterMilliseconds: nil))
+        #expect(third.epoch > second.epoch)
+        #expect(try await !storage.renewReconcileLease(second))
+    }
+
     // MARK: Staging and repair
 
     @Test(arguments: StorageEngine.allCases)

@@ -20,7 +20,7 @@ enum StorageEngine: String, CaseIterable, CustomTestStringConvertible, Sendable 
             try await storage.open()
             return TestStore(storage: storage, keepAlive: directory)
         case .postgres:
-            let database = try await TestPostgres.shared.createDatabase()
+            let database = try await TestPostgres.shared.createStore()
             let storage = PostgresStorage(location: database, sdkAppID: sdkAppID, clock: clock, logger: TestPostgres.logger,
                                           maximumConnections: 4)
             try await storage.open()

@@ -5,9 +5,10 @@ import PostgresNIO
 
 /// The PostgreSQL server the tests run on: `SUBSCRIBER_SYNC_TEST_POSTGRES` (a URL without a
 /// password, which comes from `PGPASSWORD`), by default the role `scripts/test-postgres` creates
-/// on 127.0.0.1. Every store gets a database of its own, created empty; databases of earlier
-/// runs are dropped when a run first needs one. Tests fail, never skip, when the server is not
-/// there: run `scripts/test-postgres` (the README's test command does).
+/// on 127.0.0.1. Each test process gets a database of its own (databases of finished runs are
+/// dropped), and each store an empty schema in it: creating a database copies a template and
+/// syncs it, which dozens of parallel tests would pay for in I/O. Tests fail, never skip, when the
+/// server is not there: run `scripts/test-postgres` (the README's test command does).
 actor TestPostgres {
     static let shared = TestPostgres()
     static let logger = Logger(label: "test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -16,7 +17,7 @@ actor TestPostgres {
     static let prefix = "ss_test_"
 
     let server: PostgresLocation
-    private var cleaned = false
+    private var database: Task<PostgresLocation, any Error>?
     private var counter = 0
 
     init() {
@@ -29,15 +30,24 @@ actor TestPostgres {
         server = location
     }
 
-    /// A new, empty database on the test server.
+    /// A new, empty schema in this process's database.
+    func createStore() async throws -> PostgresLocation {
+        counter += 1
+        let schema = "store_\(counter)"
+        var location = try await processDatabase()
+        try await Self.connect(to: location) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: Self.logger)
+        }
+        location.schema = schema
+        return location
+    }
+
+    /// A new, empty database (for tests that run service processes on it).
     func createDatabase() async throws -> PostgresLocation {
         counter += 1
-        let name = "\(Self.prefix)\(getpid())_\(counter)_\(UInt32.random(in: 0...UInt32.max))"
-        try await admin { connection in
-            if !cleaned {
-                cleaned = true
-                try await dropStale(on: connection)
-            }
+        let name = "\(Self.prefix)\(getpid())_\(counter)"
+        _ = try await processDatabase()
+        try await Self.connect(to: server) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Self.logger)
         }
         var location = server
@@ -45,16 +55,34 @@ actor TestPostgres {
         return location
     }
 
-    /// A connection to the server's maintenance database, for the duration of `body`.
-    func admin<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        let configuration = PostgresConnection.Configuration(
-            host: server.host, port: server.port, username: server.user, password: server.password, database: server.database,
+    private func processDatabase() async throws -> PostgresLocation {
+        if let database { return try await database.value }
+        let server = self.server
+        let task = Task {
+            let name = "\(Self.prefix)\(getpid())"
+            try await Self.connect(to: server) { connection in
+                try await Self.dropStale(on: connection)
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Self.logger)
+            }
+            var location = server
+            location.database = name
+            return location
+        }
+        database = task
+        return try await task.value
+    }
+
+    /// A connection to `location`, for the duration of `body`.
+    static func connect<Result: Sendable>(to location: PostgresLocation, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
             tls: .disable)
+        configuration.options.additionalStartupParameters = location.schema.map { [("search_path", $0)] } ?? []
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Self.logger)
         } catch {
-            throw TestPostgresUnavailable(server: server, error: error)
+            throw TestPostgresUnavailable(server: location, error: error)
         }
         do {
             let result = try await body(connection)
@@ -62,12 +90,12 @@ actor TestPostgres {
             return result
         } catch {
             try? await connection.close()
-            throw error
+            throw PostgresFailure(error)
         }
     }
 
-    /// Databases of test processes that are gone.
-    private func dropStale(on connection: PostgresConnection) async throws {
+    /// Databases of test processes that are gone (and of an earlier process with this pid).
+    private static func dropStale(on connection: PostgresConnection) async throws {
         var stale: [String] = []
         for try await name in try await connection.query("""
             SELECT datname FROM pg_database WHERE datname LIKE 'ss\\_test\\_%'

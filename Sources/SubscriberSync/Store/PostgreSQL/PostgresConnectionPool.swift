@@ -37,6 +37,7 @@ final class PostgresConnectionPool: Sendable {
             configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
             // Every session of this service commits durably, whatever the server's default.
             configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "subscriber-sync")]
+                + (location.schema.map { [("search_path", $0)] } ?? [])
             let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
             let task = Task { await client.run() }
             state = (client, task)

@@ -35,12 +35,20 @@ struct PostgresOutbox: Sendable {
     }
 
     /// For the holder of `lease`: numbers committed rows so that up to `limit` await emission.
-    /// nil when the lease was lost (nothing is numbered then). Returns the checkpoint.
-    static func number(upTo limit: Int, for lease: EmitterLeaseGrant, on connection: PostgresConnection, logger: Logger) async throws -> Int64? {
+    /// nil when the lease was lost (nothing is numbered then). Returns the checkpoint, and whether
+    /// committed rows were left unnumbered because an older transaction is still running.
+    static func number(upTo limit: Int, for lease: EmitterLeaseGrant, on connection: PostgresConnection,
+                       logger: Logger) async throws -> (checkpoint: Int64, waiting: Bool)? {
         // The row lock also keeps an ex-holder that has not noticed yet from numbering alongside.
         guard let state = try await lockState(holder: lease.holder, epoch: lease.epoch, on: connection, logger: logger) else { return nil }
-        try await number(Int64(limit) - (state.numbered - state.checkpoint), after: state.numbered, on: connection, logger: logger)
-        return state.checkpoint
+        let wanted = Int64(limit) - (state.numbered - state.checkpoint)
+        let assigned = try await number(wanted, after: state.numbered, on: connection, logger: logger)
+        guard wanted > 0, assigned < wanted else { return (state.checkpoint, false) }
+        return (state.checkpoint, try await hasUnnumbered(on: connection, logger: logger))
+    }
+
+    private static func hasUnnumbered(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await !connection.query("SELECT 1 FROM outbox WHERE sequence IS NULL LIMIT 1", logger: logger).collect().isEmpty
     }
 
     /// For readers of the stored events (replay, tests): numbers what has committed, up to
@@ -52,7 +60,7 @@ struct PostgresOutbox: Sendable {
         let wanted = min(Int64(limit), sequence - state.numbered)
         let assigned = try await number(wanted, after: state.numbered, on: connection, logger: logger)
         guard assigned < wanted else { return true }
-        return try await connection.query("SELECT 1 FROM outbox WHERE sequence IS NULL LIMIT 1", logger: logger).collect().isEmpty
+        return try await !hasUnnumbered(on: connection, logger: logger)
     }
 
     private static func lockState(holder: String?, epoch: Int64?, on connection: PostgresConnection,

@@ -119,24 +119,43 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
-    /// Numbers what has committed since (for the lease holder only), then reads.
+    /// Numbers what has committed since (for the lease holder only), then reads. When nothing can
+    /// be numbered yet because an older transaction is still running (its rows would have to come
+    /// first), waits briefly for it rather than report nothing new.
     public func nextEvents(for lease: EmitterLeaseGrant, limit: Int) async throws -> EventBatch {
-        try await transaction { connection in
-            guard let checkpoint = try await PostgresOutbox.number(upTo: limit, for: lease, on: connection, logger: logger) else {
-                return EventBatch(checkpoint: -1, events: [])
+        let deadline = ContinuousClock.now + .seconds(2)
+        while true {
+            let (batch, waiting) = try await transaction { connection -> (EventBatch, Bool) in
+                guard let numbered = try await PostgresOutbox.number(upTo: limit, for: lease, on: connection, logger: logger) else {
+                    return (EventBatch(checkpoint: -1, events: []), false)
+                }
+                let events = try await PostgresOutbox.lines(from: numbered.checkpoint + 1, limit: limit, on: connection, logger: logger)
+                return (EventBatch(checkpoint: numbered.checkpoint, events: events), numbered.waiting)
             }
-            return EventBatch(checkpoint: checkpoint,
-                              events: try await PostgresOutbox.lines(from: checkpoint + 1, limit: limit, on: connection, logger: logger))
+            if !batch.events.isEmpty || !waiting || ContinuousClock.now >= deadline { return batch }
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 
     public func advanceCheckpoint(to sequence: Int64, for lease: EmitterLeaseGrant) async throws -> Bool {
+        // The checkpoint never passes the numbered: a checkpoint beyond them would skip the events
+        // that get those numbers later. The emitter only moves it over events it read, so this
+        // numbers nothing then.
+        try await numberCommitted(through: sequence)
         let expires = clock.nowMilliseconds() + lease.durationMilliseconds
         return try await transaction { connection in
-            // The checkpoint never passes the numbered: a checkpoint beyond them would skip the
-            // events that get those numbers later.
-            _ = try await PostgresOutbox.number(through: sequence, limit: Int(clamping: sequence), on: connection, logger: logger)
-            return try await PostgresEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, on: connection, logger: logger)
+            try await PostgresEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, on: connection, logger: logger)
+        }
+    }
+
+    /// Numbers every event committed before the call, through `sequence`, waiting (briefly) for
+    /// older transactions still running.
+    private func numberCommitted(through sequence: Int64, limit: Int = 100_000) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await !transaction({ connection in
+            try await PostgresOutbox.number(through: sequence, limit: limit, on: connection, logger: logger)
+        }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 
@@ -153,19 +172,46 @@ public final class PostgresStorage: SubscriberStorage {
     /// Waits (briefly) for older transactions still running, so that every event committed
     /// before the call is numbered and returned.
     public func events(in range: ClosedRange<Int64>, limit: Int) async throws -> [RenderedEvent] {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            let (complete, lines) = try await transaction { connection in
-                let complete = try await PostgresOutbox.number(through: range.upperBound, limit: limit, on: connection, logger: logger)
-                return (complete, try await PostgresOutbox.lines(from: range.lowerBound, through: range.upperBound, limit: limit,
-                                                                 on: connection, logger: logger))
-            }
-            if complete || lines.count >= limit || ContinuousClock.now >= deadline { return lines }
-            try await Task.sleep(for: .milliseconds(10))
+        try await numberCommitted(through: range.upperBound, limit: limit)
+        return try await read { connection in
+            try await PostgresOutbox.lines(from: range.lowerBound, through: range.upperBound, limit: limit, on: connection, logger: logger)
         }
     }
 
     // MARK: Reconcile
+
+    public func acquireReconcileLease(holder: String, durationMilliseconds: Int64, dueAfterMilliseconds: Int64?) async throws -> ReconcileLeaseGrant? {
+        let now = clock.nowMilliseconds()
+        return try await transaction { connection in
+            var epoch: Int64?
+            for try await value in try await connection.query("""
+                UPDATE reconcile_lease SET epoch = epoch + 1, holder = \(holder), expires = \(now + durationMilliseconds), last_started = \(now)
+                WHERE id = 1 AND (holder IS NULL OR expires < \(now))
+                  AND (\(dueAfterMilliseconds)::BIGINT IS NULL OR last_started IS NULL OR last_started <= \(now) - \(dueAfterMilliseconds)::BIGINT)
+                RETURNING epoch
+                """, logger: logger).decode(Int64.self) {
+                epoch = value
+            }
+            return epoch.map { ReconcileLeaseGrant(holder: holder, epoch: $0, durationMilliseconds: durationMilliseconds) }
+        }
+    }
+
+    public func renewReconcileLease(_ lease: ReconcileLeaseGrant) async throws -> Bool {
+        let expires = clock.nowMilliseconds() + lease.durationMilliseconds
+        return try await transaction { connection in
+            try await connection.query("""
+                UPDATE reconcile_lease SET expires = \(expires) WHERE id = 1 AND holder = \(lease.holder) AND epoch = \(lease.epoch) RETURNING 1
+                """, logger: logger).collect().count == 1
+        }
+    }
+
+    public func releaseReconcileLease(_ lease: ReconcileLeaseGrant) async throws {
+        try await transaction { connection in
+            try await connection.query("""
+                UPDATE reconcile_lease SET holder = NULL, expires = 0 WHERE id = 1 AND holder = \(lease.holder) AND epoch = \(lease.epoch)
+                """, logger: logger)
+        }
+    }
 
     public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
         let rules = self.rules

@@ -105,6 +105,20 @@ enum SQLiteSchema {
             // The emitter lease's fencing number (see `EmitterLeaseGrant`).
             try db.execute(sql: "ALTER TABLE emitter_state ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v5-reconcile-lease") { db in
+            // The reconciler's lease (see `ReconcileLeaseGrant`): a `reconcile` beside `serve`
+            // waits for serve's pass instead of overlapping it.
+            try db.execute(sql: """
+                CREATE TABLE reconcile_lease (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    holder TEXT,
+                    epoch INTEGER NOT NULL,
+                    expires INTEGER NOT NULL,
+                    last_started INTEGER
+                );
+                INSERT INTO reconcile_lease (id, holder, epoch, expires, last_started) VALUES (1, NULL, 0, 0, NULL);
+                """)
+        }
         return migrator
     }
 }

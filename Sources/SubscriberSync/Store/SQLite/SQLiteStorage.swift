@@ -128,6 +128,35 @@ public final class SQLiteStorage: SubscriberStorage {
 
     // MARK: Reconcile
 
+    public func acquireReconcileLease(holder: String, durationMilliseconds: Int64, dueAfterMilliseconds: Int64?) async throws -> ReconcileLeaseGrant? {
+        let now = clock.nowMilliseconds()
+        let epoch = try await database().write { db in
+            try Int64.fetchOne(db, sql: """
+                UPDATE reconcile_lease SET epoch = epoch + 1, holder = :holder, expires = :now + :duration, last_started = :now
+                WHERE id = 1 AND (holder IS NULL OR expires < :now)
+                  AND (:due IS NULL OR last_started IS NULL OR last_started <= :now - :due)
+                RETURNING epoch
+                """, arguments: ["holder": holder, "now": now, "duration": durationMilliseconds, "due": dueAfterMilliseconds])
+        }
+        return epoch.map { ReconcileLeaseGrant(holder: holder, epoch: $0, durationMilliseconds: durationMilliseconds) }
+    }
+
+    public func renewReconcileLease(_ lease: ReconcileLeaseGrant) async throws -> Bool {
+        let expires = clock.nowMilliseconds() + lease.durationMilliseconds
+        return try await database().write { db in
+            try db.execute(sql: "UPDATE reconcile_lease SET expires = ? WHERE id = 1 AND holder = ? AND epoch = ?",
+                           arguments: [expires, lease.holder, lease.epoch])
+            return db.changesCount == 1
+        }
+    }
+
+    public func releaseReconcileLease(_ lease: ReconcileLeaseGrant) async throws {
+        try await database().write { db in
+            try db.execute(sql: "UPDATE reconcile_lease SET holder = NULL, expires = 0 WHERE id = 1 AND holder = ? AND epoch = ?",
+                           arguments: [lease.holder, lease.epoch])
+        }
+    }
+
     public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
         let rules = self.rules
         return try await database().write { db in
