@@ -8,9 +8,9 @@ import Glibc
 /// and the event stream has no gap.
 @Suite("Integration: crash recovery", .timeLimit(.minutes(1)))
 struct IntegrationCrashRecoveryTests {
-    @Test("SIGKILL under concurrent load loses no acknowledged callback and leaves a gapless event stream")
-    func killUnderLoad() async throws {
-        try await withSandbox { sandbox in
+    @Test("SIGKILL under concurrent load loses no acknowledged callback and leaves a gapless event stream", arguments: StorageEngine.allCases)
+    func killUnderLoad(engine: StorageEngine) async throws {
+        try await HeavyTests.oneAtATime { try await withSandbox(engine: engine) { sandbox in
             let configuration = ServeConfiguration()
             let first = try await sandbox.startService(configuration, name: "before-crash")
             let recorder = LoadRecorder()
@@ -87,7 +87,7 @@ struct IntegrationCrashRecoveryTests {
             #expect(subscribedSubjects == exported, "events and export disagree: only in events \(subscribedSubjects.subtracting(exported).count), only in export \(exported.subtracting(subscribedSubjects).count)")
             #expect(unique.count == exported.count, "\(unique.count) distinct events for \(exported.count) subscriptions")
             print("crash test: \(acknowledged.count) acknowledged, \(exported.count) stored, \(unique.count) distinct events, \(repeats) re-emitted, \(unparsable.count) partial lines")
-        }
+        } }
     }
 
     static func anomalies(_ sorted: [Int64]) -> [String] {

@@ -7,9 +7,9 @@ import Testing
 struct IntegrationEmitterLeaseTests {
     static let t0 = IntegrationDefaults.baseEventTime
 
-    @Test("the lease holder emits for every process on the database; a crashed holder is replaced within 10 s")
-    func leaseTakeover() async throws {
-        try await withSandbox { sandbox in
+    @Test("the lease holder emits for every process on the database; a crashed holder is replaced within 10 s", arguments: StorageEngine.allCases)
+    func leaseTakeover(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let a = try await sandbox.startService(ServeConfiguration(events: "events-a.jsonl"), name: "a")
             // A proves it holds the lease by emitting its own callback.
             #expect(try await a.callbacks().subscribe(["from-a"], eventTime: Self.t0).isOK)

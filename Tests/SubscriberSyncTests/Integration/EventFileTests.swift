@@ -10,9 +10,9 @@ import Glibc
 struct IntegrationEventFileTests {
     static let t0 = IntegrationDefaults.baseEventTime
 
-    @Test("SIGHUP reopens: after the file is renamed away, new events land in a new file at PATH")
-    func hangupReopens() async throws {
-        try await withSandbox { sandbox in
+    @Test("SIGHUP reopens: after the file is renamed away, new events land in a new file at PATH", arguments: StorageEngine.allCases)
+    func hangupReopens(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             let path = service.eventsPath
@@ -40,9 +40,9 @@ struct IntegrationEventFileTests {
         }
     }
 
-    @Test("SIGHUP after logrotate `create` (a new empty PATH made by logrotate) appends there")
-    func hangupAfterCreate() async throws {
-        try await withSandbox { sandbox in
+    @Test("SIGHUP after logrotate `create` (a new empty PATH made by logrotate) appends there", arguments: StorageEngine.allCases)
+    func hangupAfterCreate(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             let path = service.eventsPath
@@ -64,9 +64,9 @@ struct IntegrationEventFileTests {
         }
     }
 
-    @Test("--events-rotate-bytes renames full files to PATH.<UTC timestamp>, never splitting a line")
-    func sizeRotation() async throws {
-        try await withSandbox { sandbox in
+    @Test("--events-rotate-bytes renames full files to PATH.<UTC timestamp>, never splitting a line", arguments: StorageEngine.allCases)
+    func sizeRotation(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let rotateBytes = 2048
             let service = try await sandbox.startService(ServeConfiguration(rotateBytes: rotateBytes))
             let callbacks = service.callbacks()
@@ -153,9 +153,9 @@ struct IntegrationEventFileTests {
         return abs(date.timeIntervalSinceNow) < 86_400
     }
 
-    @Test("a file ending in a partial line gets it terminated; the first new event starts on its own line")
-    func partialLineIsTerminated() async throws {
-        try await withSandbox { sandbox in
+    @Test("a file ending in a partial line gets it terminated; the first new event starts on its own line", arguments: StorageEngine.allCases)
+    func partialLineIsTerminated(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let path = sandbox.path("events.jsonl")
             let existing = #"{"old":"complete line"}"# + "\n" + #"{"partial"#
             #expect(FileManager.default.createFile(atPath: path, contents: Data(existing.utf8)))
@@ -176,9 +176,9 @@ struct IntegrationEventFileTests {
         }
     }
 
-    @Test("--events stdout: events are the only thing on stdout, and are flushed on SIGTERM")
-    func eventsOnStdout() async throws {
-        try await withSandbox { sandbox in
+    @Test("--events stdout: events are the only thing on stdout, and are flushed on SIGTERM", arguments: StorageEngine.allCases)
+    func eventsOnStdout(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService(ServeConfiguration(events: "stdout"))
             let callbacks = service.callbacks()
             #expect(try await callbacks.subscribe(["out-1", "out-2"], eventTime: Self.t0).isOK)

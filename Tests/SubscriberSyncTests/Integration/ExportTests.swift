@@ -8,9 +8,9 @@ struct IntegrationExportTests {
     static let alpha = "@TOA#_alpha"
     static let beta = "@TOA#_beta"
 
-    @Test("export while serve runs lists current subscribers; --official-account filters")
-    func exportFilters() async throws {
-        try await withSandbox { sandbox in
+    @Test("export while serve runs lists current subscribers; --official-account filters", arguments: StorageEngine.allCases)
+    func exportFilters(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             // The token from the environment this time (TENCENT_CALLBACK_TOKEN).
             let service = try await sandbox.startService(ServeConfiguration(token: .environment("env-token-xyz")))
             let callbacks = service.callbacks()
@@ -48,9 +48,9 @@ struct IntegrationExportTests {
         }
     }
 
-    @Test("export runs while serve is committing callbacks under load")
-    func exportDuringLoad() async throws {
-        try await withSandbox { sandbox in
+    @Test("export runs while serve is committing callbacks under load", arguments: StorageEngine.allCases)
+    func exportDuringLoad(engine: StorageEngine) async throws {
+        try await HeavyTests.oneAtATime { try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let recorder = LoadRecorder()
             var counts: [Int] = []
@@ -76,7 +76,7 @@ struct IntegrationExportTests {
             #expect(service.isRunning)
             let final = Set(try await sandbox.export().records().compactMap(\.subscriber))
             #expect(Set(recorder.acknowledgedSubscribers).isSubset(of: final))
-        }
+        } }
     }
 
     @Test("export of a missing database fails and creates nothing")

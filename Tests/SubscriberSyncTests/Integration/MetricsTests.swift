@@ -10,9 +10,9 @@ struct IntegrationMetricsTests {
         metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
-    @Test("callbacks, latency, subscribers and events written are exported")
-    func metricsOnTheCallbackListener() async throws {
-        try await withSandbox { sandbox in
+    @Test("callbacks, latency, subscribers and events written are exported", arguments: StorageEngine.allCases)
+    func metricsOnTheCallbackListener(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             #expect(try await callbacks.subscribe(["a", "b", "c"], eventTime: Self.t0).isOK)
@@ -36,9 +36,9 @@ struct IntegrationMetricsTests {
         }
     }
 
-    @Test("--metrics-listen moves /metrics and /readyz off the callback port")
-    func separateListener() async throws {
-        try await withSandbox { sandbox in
+    @Test("--metrics-listen moves /metrics and /readyz off the callback port", arguments: StorageEngine.allCases)
+    func separateListener(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: ["--metrics-listen", "127.0.0.1:0"]))
             var metricsPort: Int?
             #expect(await waitUntil(timeout: .seconds(5)) {

@@ -18,11 +18,11 @@ struct IntegrationReconcileCommandTests {
     /// not hold a thread: the in-process simulator needs the cooperative pool to answer.
     func reconcile(_ harness: SimulatorHarness, sandbox: Sandbox, events: String? = "reconcile-events.jsonl", extra: [String] = []) async throws -> Run {
         var arguments = ["reconcile", "--sdkappid", String(SimulatorHarness.sdkAppID), "--api-base-url", harness.baseURL,
-                         "--official-account", account, "--database", sandbox.path("store.sqlite"), "--log-level", "notice"]
+                         "--official-account", account, "--database", sandbox.database(), "--log-level", "notice"]
         if let events { arguments += ["--events", sandbox.path(events)] }
         let result = try await SubscriberSyncExecutable.run(
             arguments + extra,
-            environment: SubscriberSyncExecutable.environment(adding: [ServiceSettings.secretKeyEnvironment: SimulatorHarness.key]),
+            environment: SubscriberSyncExecutable.environment(adding: sandbox.databaseEnvironment.merging([ServiceSettings.secretKeyEnvironment: SimulatorHarness.key]) { $1 }),
             workingDirectory: sandbox.directory, logDirectory: sandbox.directory, name: "reconcile-\(sandbox.nextNumber())",
             timeout: .seconds(90))
         return Run(status: result.status, stderr: result.stderr)
@@ -35,10 +35,10 @@ struct IntegrationReconcileCommandTests {
         return harness
     }
 
-    @Test("exit 0 when applied, 1 when a listing fails, 2 when removals are held; events emitted with --events")
-    func exitCodes() async throws {
+    @Test("exit 0 when applied, 1 when a listing fails, 2 when removals are held; events emitted with --events", arguments: StorageEngine.allCases)
+    func exitCodes(engine: StorageEngine) async throws {
         let h = try await harness(subscribers: 300)
-        try await withSandbox { sandbox in
+        try await withSandbox(engine: engine) { sandbox in
             let applied = try await reconcile(h, sandbox: sandbox)
             #expect(applied.status == 0, "\(applied.stderr)")
             #expect(try await sandbox.export().records().count == 300)
@@ -67,10 +67,10 @@ struct IntegrationReconcileCommandTests {
         }
     }
 
-    @Test("beside a running serve: its events go through the outbox and serve emits them")
-    func besideServe() async throws {
+    @Test("beside a running serve: its events go through the outbox and serve emits them", arguments: StorageEngine.allCases)
+    func besideServe(engine: StorageEngine) async throws {
         let h = try await harness(subscribers: 250)
-        try await withSandbox { sandbox in
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: ["--reconcile-interval", "0"]))
             let run = try await reconcile(h, sandbox: sandbox)
             #expect(run.status == 0, "\(run.stderr)")
@@ -82,10 +82,10 @@ struct IntegrationReconcileCommandTests {
         }
     }
 
-    @Test("serve runs passes periodically with the same code path")
-    func periodicLoop() async throws {
+    @Test("serve runs passes periodically with the same code path", arguments: StorageEngine.allCases)
+    func periodicLoop(engine: StorageEngine) async throws {
         let h = try await harness(subscribers: 120)
-        try await withSandbox { sandbox in
+        try await withSandbox(engine: engine) { sandbox in
             let keyFile = sandbox.path("secret.key")
             try SimulatorHarness.key.write(toFile: keyFile, atomically: true, encoding: .utf8)
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: [

@@ -55,9 +55,9 @@ struct IntegrationShutdownTests {
         }
     }
 
-    @Test("SIGTERM under concurrent load: every acknowledged callback is stored and emitted, exit 0")
-    func terminateUnderLoad() async throws {
-        try await withSandbox { sandbox in
+    @Test("SIGTERM under concurrent load: every acknowledged callback is stored and emitted, exit 0", arguments: StorageEngine.allCases)
+    func terminateUnderLoad(engine: StorageEngine) async throws {
+        try await HeavyTests.oneAtATime { try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let recorder = LoadRecorder()
             var exit: ProcessExit?
@@ -86,12 +86,12 @@ struct IntegrationShutdownTests {
             #expect(events.map(\.sequence) == oneThrough(events.count))
             let subjects = Set(events.filter(\.isSubscribed).compactMap(\.subject))
             #expect(subjects == exported, "stored but not emitted before exit: \(exported.subtracting(subjects).sorted().prefix(10))")
-        }
+        } }
     }
 
-    @Test("a callback in flight when SIGTERM arrives is finished, acknowledged, stored and emitted; new connections are refused")
-    func inFlightCallbackFinishes() async throws {
-        try await withSandbox { sandbox in
+    @Test("a callback in flight when SIGTERM arrives is finished, acknowledged, stored and emitted; new connections are refused", arguments: StorageEngine.allCases)
+    func inFlightCallbackFinishes(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             // Warm up (and prove the service works) before the interesting request.

@@ -7,9 +7,9 @@ struct IntegrationSignedCallbackTests {
     static let account = IntegrationDefaults.account
     static let t0 = IntegrationDefaults.baseEventTime
 
-    @Test("subscribe, unsubscribe, stale resubscribe, duplicate, ties: exact export and exact events")
-    func lastWriterWinsThroughTheProcess() async throws {
-        try await withSandbox { sandbox in
+    @Test("subscribe, unsubscribe, stale resubscribe, duplicate, ties: exact export and exact events", arguments: StorageEngine.allCases)
+    func lastWriterWinsThroughTheProcess(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             let t0 = Self.t0
@@ -68,9 +68,9 @@ struct IntegrationSignedCallbackTests {
         }
     }
 
-    @Test("an Official Account destroyed unsubscribes everyone and voids older callbacks")
-    func accountDestroyed() async throws {
-        try await withSandbox { sandbox in
+    @Test("an Official Account destroyed unsubscribes everyone and voids older callbacks", arguments: StorageEngine.allCases)
+    func accountDestroyed(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             let t0 = Self.t0
@@ -117,9 +117,9 @@ struct IntegrationSignedCallbackTests {
         String(repeating: "\u{00E9}", count: 128),  // 256 bytes of two-byte characters
     ]
 
-    @Test("identifiers with quotes, backslashes and non-ASCII characters round-trip exactly")
-    func trickyIdentifiersRoundTrip() async throws {
-        try await withSandbox { sandbox in
+    @Test("identifiers with quotes, backslashes and non-ASCII characters round-trip exactly", arguments: StorageEngine.allCases)
+    func trickyIdentifiersRoundTrip(engine: StorageEngine) async throws {
+        try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService()
             let callbacks = service.callbacks()
             let account = "@TOA#_odd\"account\\"

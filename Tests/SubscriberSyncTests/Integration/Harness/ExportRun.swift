@@ -12,12 +12,12 @@ struct ExportRun: Sendable {
     /// Every line parsed; throws when one is not a JSON object.
     func records() throws -> [ExportRecord] { try lines.map(ExportRecord.init(line:)) }
 
-    static func run(databasePath: String, account: String?, in directory: URL, name: String,
+    static func run(databasePath: String, account: String?, in directory: URL, name: String, environment: [String: String] = [:],
                     timeout: Duration = .seconds(30)) async throws -> ExportRun {
         var arguments = ["export", "--database", databasePath]
         if let account { arguments += ["--official-account", account] }
-        let result = try await SubscriberSyncExecutable.run(arguments, workingDirectory: directory, logDirectory: directory,
-                                                            name: name, timeout: timeout)
+        let result = try await SubscriberSyncExecutable.run(arguments, environment: SubscriberSyncExecutable.environment(adding: environment),
+                                                            workingDirectory: directory, logDirectory: directory, name: name, timeout: timeout)
         return ExportRun(exit: result.exit, stdout: result.stdout, stderr: result.stderr)
     }
 }

@@ -20,6 +20,10 @@ struct ServeConfiguration: Sendable {
     var sdkAppID = IntegrationDefaults.sdkAppID
     /// File names are relative to the sandbox directory.
     var database = "store.sqlite"
+    /// Set by the sandbox on PostgreSQL: the `--database` URL (no password) instead of `database`.
+    var databaseURL: String? = nil
+    /// Added to the process's environment (PGPASSWORD on PostgreSQL).
+    var environment: [String: String] = [:]
     var events = "events.jsonl"
     var rotateBytes: Int? = nil
     var token: TokenSource = .file(IntegrationDefaults.token)

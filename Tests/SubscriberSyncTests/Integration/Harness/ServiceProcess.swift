@@ -41,13 +41,13 @@ final class ServiceProcess: Sendable {
             "serve",
             "--sdkappid", configuration.sdkAppID,
             "--listen", "127.0.0.1:0",
-            "--database", directory.appendingPathComponent(configuration.database).path,
+            "--database", configuration.databaseURL ?? directory.appendingPathComponent(configuration.database).path,
             "--events", configuration.events == "stdout" ? "stdout" : directory.appendingPathComponent(configuration.events).path,
         ]
         if let rotateBytes = configuration.rotateBytes {
             arguments += ["--events-rotate-bytes", String(rotateBytes)]
         }
-        var extraEnvironment: [String: String] = [:]
+        var extraEnvironment = configuration.environment
         switch configuration.token {
         case .none: break
         case .file(let token):
