@@ -101,13 +101,20 @@ public final class EventEmitter: Service {
 
     /// After the HTTP server has stopped (services stop in reverse order), everything committed is
     /// recorded: write it all out before exiting.
+    /// A store that is briefly unavailable (a database failing over) gets a few more tries.
     private func drainForShutdown() async {
         guard isHoldingLease else { return }
-        do {
-            while isHoldingLease, try await emitBatch() > 0 {}
-            try await release()
-        } catch {
-            logger.error("could not flush events before exit; they stay in the outbox", metadata: ["error": "\(error)"])
+        for attempt in 1...3 {
+            do {
+                while isHoldingLease, try await emitBatch() > 0 {}
+                try await release()
+                return
+            } catch where attempt < 3 {
+                logger.warning("could not flush events before exit; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            } catch {
+                logger.error("could not flush events before exit; they stay in the outbox", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -15,7 +15,7 @@ final class PostgresConnectionPool: Sendable {
     let location: PostgresLocation
     let maximumConnections: Int
     let logger: Logger
-    private let state = Mutex<(client: PostgresClient, task: Task<Void, Never>)?>(nil)
+    private let state = Mutex<(client: PostgresClient, task: Task<Void, Never>, created: ContinuousClock.Instant)?>(nil)
 
     init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
         self.location = location
@@ -39,9 +39,31 @@ final class PostgresConnectionPool: Sendable {
             configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "subscriber-sync")]
                 + (location.schema.map { [("search_path", $0)] } ?? [])
             let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
-            let task = Task { await client.run() }
-            state = (client, task)
+            // Detached: a task inherits task-locals, among them the graceful-shutdown signal of the
+            // service whose code first touched the store (the HTTP server's, say), and the client
+            // ends its run on that signal. Its life is this pool's, which `close()` ends.
+            let task = Task.detached { await client.run() }
+            state = (client, task, .now)
             return client
+        }
+    }
+
+    /// After a failure that says the server was (or is) unreachable: starts over with a new client,
+    /// unless the current one is younger than `minimumAge`. postgres-nio's pool retries a failing
+    /// server with a backoff that grows to a minute, so after an outage of a few tens of seconds it
+    /// would reconnect up to a minute after the server is back; a new client tries at once. The old
+    /// one closes after `grace`, so that operations still running on it (on a healthy connection)
+    /// finish rather than fail.
+    func recycle(minimumAge: Duration = .seconds(2), grace: Duration = .seconds(30)) {
+        let old = state.withLock { state -> Task<Void, Never>? in
+            guard let current = state, current.created.duration(to: .now) >= minimumAge else { return nil }
+            state = nil
+            return current.task
+        }
+        guard let old else { return }
+        Task {
+            try? await Task.sleep(for: grace)
+            old.cancel()
         }
     }
 

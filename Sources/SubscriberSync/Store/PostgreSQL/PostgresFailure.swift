@@ -23,6 +23,10 @@ public struct PostgresFailure: Error, CustomStringConvertible, Sendable {
             self.init(cause)
             return
         }
+        if let exceeded = error as? Deadline.Exceeded {
+            self.init("PostgreSQL: \(exceeded) (is the database server up and reachable?)")
+            return
+        }
         guard let error = error as? PSQLError else {
             self.init("PostgreSQL: \(error)")
             return
@@ -47,6 +51,20 @@ public struct PostgresFailure: Error, CustomStringConvertible, Sendable {
     static func isConflict(_ error: any Error) -> Bool {
         guard let state = sqlState(of: error) else { return false }
         return state == "40P01" || state == "40001"
+    }
+
+    /// The server could not be reached or went away (or an operation waited too long for it).
+    static func isUnreachable(_ error: any Error) -> Bool {
+        if error is Deadline.Exceeded { return true }
+        if let transaction = error as? PostgresTransactionError {
+            return (transaction.closureError ?? transaction.beginError ?? transaction.commitError).map(isUnreachable) ?? false
+        }
+        if let psql = error as? PSQLError {
+            if let state = psql.serverInfo?[.sqlState] { return state.hasPrefix("08") || state.hasPrefix("57") }
+            return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(psql.code)
+        }
+        // The pool's own errors (its circuit breaker after failing to connect for a while).
+        return String(describing: type(of: error)).contains("ConnectionPoolError")
     }
 
     /// The server refused a statement (the connection is fine): other changes may still commit.

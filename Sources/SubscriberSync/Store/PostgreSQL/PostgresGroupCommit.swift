@@ -27,6 +27,7 @@ final class PostgresGroupCommit: Sendable {
     private let logger: Logger
     static let maxInFlight = 4
     static let maxBatch = 512
+    static let batchPatience: Duration = .milliseconds(1_500)
 
     init(pool: PostgresConnectionPool, rules: PostgresSubscriberRules, clock: any WallClock, logger: Logger) {
         self.pool = pool
@@ -85,16 +86,24 @@ final class PostgresGroupCommit: Sendable {
             attempt += 1
             do {
                 let recordedAt = clock.nowMilliseconds()
-                return try await pool.client().withTransaction(logger: logger) { [rules] connection in
-                    var results: [ApplyResult] = []
-                    results.reserveCapacity(changes.count)
-                    for change in changes {
-                        results.append(try await rules.apply(change, recordedAt: recordedAt, on: connection))
+                let (pool, rules, logger) = (self.pool, self.rules, self.logger)
+                // A batch stuck on a dead connection must not hold its slot: the callers get their
+                // 503 and later batches go on (on a new client once the pool is recycled).
+                return try await Deadline.run("committing a batch of callbacks", within: Self.batchPatience) {
+                    try await pool.client().withTransaction(logger: logger) { connection in
+                        var results: [ApplyResult] = []
+                        results.reserveCapacity(changes.count)
+                        for change in changes {
+                            results.append(try await rules.apply(change, recordedAt: recordedAt, on: connection))
+                        }
+                        return results
                     }
-                    return results
                 }
             } catch where attempt < 8 && PostgresFailure.isConflict(error) {
                 continue
+            } catch {
+                if PostgresFailure.isUnreachable(error) { pool.recycle() }
+                throw error
             }
         }
     }

@@ -43,25 +43,45 @@ public final class PostgresStorage: SubscriberStorage {
         return client
     }
 
-    /// One transaction, with errors made readable.
-    private func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// How long an operation may wait for the database. A callback's commit must fail in time for
+    /// its 503 to reach Tencent within 2 s; the rest just must not wait forever.
+    enum Patience {
+        static let callback: Duration = .milliseconds(1_500)
+        static let probe: Duration = .seconds(2)
+        static let emitter: Duration = .seconds(5)
+        static let repair: Duration = .seconds(300)
+    }
+
+    /// Runs `body` within `limit`; errors are made readable, and one that says the server is
+    /// unreachable starts the pool over (see `PostgresConnectionPool.recycle`).
+    private func guarded<Result: Sendable>(_ what: String, within limit: Duration,
+                                           _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
         do {
-            return try await client().withTransaction(logger: logger) { try await body($0) }
+            return try await Deadline.run(what, within: limit, body)
         } catch {
+            if PostgresFailure.isUnreachable(error) { pool.recycle() }
             throw PostgresFailure(error)
         }
     }
 
-    private func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        do {
-            return try await client().withConnection { try await body($0) }
-        } catch {
-            throw PostgresFailure(error)
+    /// One transaction.
+    @discardableResult
+    private func transaction<Result: Sendable>(_ what: String = "a database transaction", within limit: Duration = Patience.emitter,
+                                               _ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await guarded(what, within: limit) { [self] in
+            try await client().withTransaction(logger: logger) { try await body($0) }
+        }
+    }
+
+    private func read<Result: Sendable>(_ what: String = "a database read", within limit: Duration = Patience.emitter,
+                                        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await guarded(what, within: limit) { [self] in
+            try await client().withConnection { try await body($0) }
         }
     }
 
     public func open() async throws {
-        _ = try await read { try await $0.query("SELECT 1", logger: logger) }
+        _ = try await read { [logger] in try await $0.query("SELECT 1", logger: logger) }
     }
 
     public func services(logger: Logger) -> [any Service] {
@@ -76,14 +96,17 @@ public final class PostgresStorage: SubscriberStorage {
     // MARK: Callbacks
 
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
-        _ = try await client()
-        return try await commits.submit(PreparedChange(change))
+        let prepared = PreparedChange(change)
+        return try await guarded("committing a callback", within: Patience.callback) { [self] in
+            _ = try await client()
+            return try await commits.submit(prepared)
+        }
     }
 
     public func checkWritable() async throws {
         // A write that conflicts with nothing, rolled back: proof that this replica's sessions can
         // write and commit paths are open (a read-only standby or a full disk refuses it).
-        try await read { connection in
+        try await read("the writability probe", within: Patience.probe) { [logger] connection in
             try await connection.query("BEGIN", logger: logger)
             do {
                 try await connection.query("UPDATE emitter_state SET checkpoint = checkpoint WHERE id = 1 AND FALSE", logger: logger)
@@ -99,7 +122,7 @@ public final class PostgresStorage: SubscriberStorage {
     // MARK: Accounts
 
     public func accounts() async throws -> [AccountRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             var accounts: [AccountRecord] = []
             for try await (account, destroyedAt) in try await connection.query("""
                 SELECT account, destroyed_at FROM accounts ORDER BY account
@@ -114,7 +137,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func acquireEmitterLease(holder: String, durationMilliseconds: Int64) async throws -> EmitterLeaseGrant? {
         let now = clock.nowMilliseconds()
-        return try await transaction { connection in
+        return try await transaction { [logger] connection in
             try await PostgresEmitterLease.acquire(holder: holder, now: now, duration: durationMilliseconds, on: connection, logger: logger)
         }
     }
@@ -125,7 +148,7 @@ public final class PostgresStorage: SubscriberStorage {
     public func nextEvents(for lease: EmitterLeaseGrant, limit: Int) async throws -> EventBatch {
         let deadline = ContinuousClock.now + .seconds(2)
         while true {
-            let (batch, waiting) = try await transaction { connection -> (EventBatch, Bool) in
+            let (batch, waiting) = try await transaction { [logger] connection -> (EventBatch, Bool) in
                 guard let numbered = try await PostgresOutbox.number(upTo: limit, for: lease, on: connection, logger: logger) else {
                     return (EventBatch(checkpoint: -1, events: []), false)
                 }
@@ -143,7 +166,7 @@ public final class PostgresStorage: SubscriberStorage {
         // numbers nothing then.
         try await numberCommitted(through: sequence)
         let expires = clock.nowMilliseconds() + lease.durationMilliseconds
-        return try await transaction { connection in
+        return try await transaction { [logger] connection in
             try await PostgresEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, on: connection, logger: logger)
         }
     }
@@ -152,7 +175,7 @@ public final class PostgresStorage: SubscriberStorage {
     /// older transactions still running.
     private func numberCommitted(through sequence: Int64, limit: Int = 100_000) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while try await !transaction({ connection in
+        while try await !transaction("numbering events", { [logger] connection in
             try await PostgresOutbox.number(through: sequence, limit: limit, on: connection, logger: logger)
         }), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
@@ -160,20 +183,22 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func releaseEmitterLease(_ lease: EmitterLeaseGrant) async throws {
-        try await transaction { connection in
+        try await transaction { [logger] connection in
             try await PostgresEmitterLease.release(lease, on: connection, logger: logger)
         }
     }
 
     public func emitterProgress() async throws -> EmitterProgress {
-        try await read { connection in try await PostgresOutbox.progress(on: connection, logger: logger) }
+        try await read("reading the emitter's progress", within: Patience.probe) { [logger] connection in
+            try await PostgresOutbox.progress(on: connection, logger: logger)
+        }
     }
 
     /// Waits (briefly) for older transactions still running, so that every event committed
     /// before the call is numbered and returned.
     public func events(in range: ClosedRange<Int64>, limit: Int) async throws -> [RenderedEvent] {
         try await numberCommitted(through: range.upperBound, limit: limit)
-        return try await read { connection in
+        return try await read { [logger] connection in
             try await PostgresOutbox.lines(from: range.lowerBound, through: range.upperBound, limit: limit, on: connection, logger: logger)
         }
     }
@@ -182,7 +207,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func acquireReconcileLease(holder: String, durationMilliseconds: Int64, dueAfterMilliseconds: Int64?) async throws -> ReconcileLeaseGrant? {
         let now = clock.nowMilliseconds()
-        return try await transaction { connection in
+        return try await transaction { [logger] connection in
             var epoch: Int64?
             for try await value in try await connection.query("""
                 UPDATE reconcile_lease SET epoch = epoch + 1, holder = \(holder), expires = \(now + durationMilliseconds), last_started = \(now)
@@ -198,7 +223,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func renewReconcileLease(_ lease: ReconcileLeaseGrant) async throws -> Bool {
         let expires = clock.nowMilliseconds() + lease.durationMilliseconds
-        return try await transaction { connection in
+        return try await transaction { [logger] connection in
             try await connection.query("""
                 UPDATE reconcile_lease SET expires = \(expires) WHERE id = 1 AND holder = \(lease.holder) AND epoch = \(lease.epoch) RETURNING 1
                 """, logger: logger).collect().count == 1
@@ -206,7 +231,7 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func releaseReconcileLease(_ lease: ReconcileLeaseGrant) async throws {
-        try await transaction { connection in
+        try await transaction { [logger] connection in
             try await connection.query("""
                 UPDATE reconcile_lease SET holder = NULL, expires = 0 WHERE id = 1 AND holder = \(lease.holder) AND epoch = \(lease.epoch)
                 """, logger: logger)
@@ -215,7 +240,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
         let rules = self.rules
-        return try await transaction { connection in
+        return try await transaction { [logger] connection in
             try await rules.lockAndRemember(account, seenAt: startedAt, exclusive: false, on: connection)
             var subscribed = 0
             for try await count in try await connection.query("""
@@ -234,12 +259,12 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func stage(_ entries: [ListedSubscriber], in pass: ListingPass) async throws {
-        try await read { connection in try await PostgresListing.stage(entries, pass: pass.id, on: connection, logger: logger) }
+        try await read { [logger] connection in try await PostgresListing.stage(entries, pass: pass.id, on: connection, logger: logger) }
     }
 
     private func deduplicate(_ pass: ListingPass) async throws {
         guard !deduplicated.withLock({ $0.contains(pass.id) }) else { return }
-        try await read { connection in try await PostgresListing.deduplicate(pass: pass.id, on: connection, logger: logger) }
+        try await read { [logger] connection in try await PostgresListing.deduplicate(pass: pass.id, on: connection, logger: logger) }
         deduplicated.withLock { _ = $0.insert(pass.id) }
     }
 
@@ -249,28 +274,32 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func markRemovalCandidates(in pass: ListingPass) async throws -> RemovalCandidates {
         try await deduplicate(pass)
-        do { return try await repair().markCandidates(pass: pass) } catch { throw PostgresFailure(error) }
+        return try await guarded("marking removal candidates", within: Patience.repair) { [self] in try await repair().markCandidates(pass: pass) }
     }
 
     public func applyListedFields(in pass: ListingPass, batchSize: Int) async throws -> Int {
         try await deduplicate(pass)
-        do { return try await repair().applyFieldChanges(pass: pass, batchSize: batchSize) } catch { throw PostgresFailure(error) }
+        return try await guarded("applying listed fields", within: Patience.repair) { [self] in
+            try await repair().applyFieldChanges(pass: pass, batchSize: batchSize)
+        }
     }
 
     public func addListed(in pass: ListingPass) async throws -> Int {
         try await deduplicate(pass)
-        do { return try await repair().addListed(pass: pass) } catch { throw PostgresFailure(error) }
+        return try await guarded("adding listed subscribers", within: Patience.repair) { [self] in try await repair().addListed(pass: pass) }
     }
 
     public func removeMissing(_ subscribers: [String], in pass: ListingPass, batchSize: Int) async throws -> Int {
-        do { return try await repair().remove(subscribers, pass: pass, batchSize: batchSize) } catch { throw PostgresFailure(error) }
+        return try await guarded("removing missing subscribers", within: Patience.repair) { [self] in
+            try await repair().remove(subscribers, pass: pass, batchSize: batchSize)
+        }
     }
 
     /// The listing goes in every case: unlike SQLite's TEMP table it would outlive the process.
     public func finishPass(_ pass: ListingPass?, at finishedAt: Int64, outcome: String, complete: Bool, events: [ChangeEvent],
                            keepListing: Bool) async throws {
         let rules = self.rules
-        try await transaction { connection in
+        try await transaction { [logger] connection in
             if let pass {
                 try await PostgresListing.drop(pass: pass.id, on: connection, logger: logger)
                 try await connection.query("UPDATE scans SET finished_at = \(finishedAt), outcome = \(outcome) WHERE id = \(pass.id)", logger: logger)
@@ -310,7 +339,7 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func subscriberCounts() async throws -> [String: Int] {
-        try await read { connection in
+        try await read { [logger] connection in
             var counts: [String: Int] = [:]
             for try await (account, count) in try await connection.query("""
                 SELECT a.account, COUNT(s.subscriber) FROM accounts a

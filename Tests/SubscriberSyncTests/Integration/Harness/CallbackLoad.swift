@@ -5,6 +5,12 @@ enum CallbackLoad {
     /// and tolerated (the service may be killed under them).
     static func run(callbacks: CallbackClient, clients: Int, prefix: String, recorder: LoadRecorder,
                     account: String = IntegrationDefaults.account) async {
+        await run(target: { _ in callbacks }, clients: clients, prefix: prefix, recorder: recorder, account: account)
+    }
+
+    /// The same, with request `n` going to `target(n)`: a load balancer in front of replicas.
+    static func run(target: @escaping @Sendable (Int) -> CallbackClient, clients: Int, prefix: String, recorder: LoadRecorder,
+                    account: String = IntegrationDefaults.account) async {
         await withTaskGroup(of: Void.self) { group in
             for client in 0..<clients {
                 group.addTask {
@@ -14,7 +20,7 @@ enum CallbackLoad {
                         let subscriber = "\(prefix)c\(client)-\(n)"
                         recorder.attempts.add(1, ordering: .relaxed)
                         do {
-                            let reply = try await callbacks.subscribe(account: account, [subscriber],
+                            let reply = try await target(client + n).subscribe(account: account, [subscriber],
                                                                       eventTime: IntegrationDefaults.baseEventTime + Int64(n),
                                                                       timeout: .seconds(10))
                             if reply.isOK {
