@@ -91,12 +91,7 @@ final class PostgresGroupCommit: Sendable {
                 // 503 and later batches go on (on a new client once the pool is recycled).
                 return try await Deadline.run("committing a batch of callbacks", within: Self.batchPatience) {
                     try await pool.client().withTransaction(logger: logger) { connection in
-                        var results: [ApplyResult] = []
-                        results.reserveCapacity(changes.count)
-                        for change in changes {
-                            results.append(try await rules.apply(change, recordedAt: recordedAt, on: connection))
-                        }
-                        return results
+                        try await rules.apply(batch: changes, recordedAt: recordedAt, on: connection)
                     }
                 }
             } catch where attempt < 8 && PostgresFailure.isConflict(error) {

@@ -35,6 +35,151 @@ struct PostgresSubscriberRules: Sendable {
         }
     }
 
+    /// A group commit's changes in one transaction. When no two of them are about the same
+    /// subscriber (the common case under load: distinct callbacks), their order cannot matter, and
+    /// the subscribes are applied with one statement for the batch instead of one per subscriber;
+    /// otherwise, and for a destruction, one change after the other.
+    func apply(batch changes: [PreparedChange], recordedAt: Int64, on connection: PostgresConnection) async throws -> [ApplyResult] {
+        guard changes.count > 1, let subscribes = Self.independentSubscribes(changes) else {
+            var results: [ApplyResult] = []
+            for change in changes { results.append(try await apply(change, recordedAt: recordedAt, on: connection)) }
+            return results
+        }
+        var binds = PostgresBindings()
+        binds.append(Array(Set(subscribes.map(\.account))).sorted())
+        binds.append(recordedAt)
+        try await connection.query(PostgresQuery(unsafeSQL: Self.lockAndRememberAll, binds: binds), logger: logger)
+
+        var results = Array(repeating: ApplyResult(), count: changes.count)
+        if !subscribes.isEmpty {
+            let changed = try await subscribeAll(subscribes, recordedAt: recordedAt, on: connection)
+            var moves: [BatchSubscribe] = []
+            for subscribe in subscribes {
+                if changed.contains(subscribe.key) {
+                    results[subscribe.change].changed += 1
+                } else {
+                    results[subscribe.change].ignored += 1
+                    moves.append(subscribe)
+                }
+            }
+            if !moves.isEmpty {
+                var binds = PostgresBindings()
+                binds.append(moves.map(\.account))
+                binds.append(moves.map(\.subscriber))
+                binds.append(moves.map(\.version))
+                try await connection.query(PostgresQuery(unsafeSQL: Self.moveVersions, binds: binds), logger: logger)
+            }
+        }
+        for (index, prepared) in changes.enumerated() {
+            guard case .subscribers(let facts) = prepared.change, facts.kind == .unsubscribed else { continue }
+            let data: [[UInt8]?] = prepared.dataWithoutFields.count == facts.subscribers.count
+                ? prepared.dataWithoutFields : Array(repeating: nil, count: facts.subscribers.count)
+            for (subscriber, data) in zip(facts.subscribers, data) {
+                if try await unsubscribe(account: facts.account, subscriber: subscriber, version: facts.version, origin: facts.origin,
+                                         operatorAccount: facts.operatorAccount, dataWithoutFields: data, recordedAt: recordedAt,
+                                         on: connection) {
+                    results[index].changed += 1
+                } else {
+                    results[index].ignored += 1
+                }
+            }
+        }
+        return results
+    }
+
+    /// One subscriber of a subscribe in a batch.
+    struct BatchSubscribe {
+        var change: Int
+        var account: String
+        var subscriber: String
+        var version: Int64
+        var origin: String
+        var operatorAccount: String?
+        var data: String
+        var key: String { account + "\u{0}" + subscriber }
+    }
+
+    /// The subscribes of `changes`, or nil when two changes touch one subscriber or one destroys an
+    /// account.
+    static func independentSubscribes(_ changes: [PreparedChange]) -> [BatchSubscribe]? {
+        var keys = Set<String>()
+        var subscribes: [BatchSubscribe] = []
+        for (index, prepared) in changes.enumerated() {
+            guard case .subscribers(let facts) = prepared.change else { return nil }
+            for (position, subscriber) in facts.subscribers.enumerated() {
+                guard keys.insert(facts.account + "\u{0}" + subscriber).inserted else { return nil }
+                guard facts.kind == .subscribed else { continue }
+                let data = position < prepared.dataWithoutFields.count ? prepared.dataWithoutFields[position]
+                    : ChangeEvent.subscriberData(account: facts.account, subscriber: subscriber, origin: facts.origin,
+                                                 operatorAccount: facts.operatorAccount, fields: .unknown)
+                subscribes.append(BatchSubscribe(change: index, account: facts.account, subscriber: subscriber, version: facts.version,
+                                                 origin: facts.origin.rawValue, operatorAccount: facts.operatorAccount,
+                                                 data: String(decoding: data, as: UTF8.self)))
+            }
+        }
+        return subscribes
+    }
+
+    /// Every subscribe of the batch in one statement, by the same rule as `subscribeUpsert`, their
+    /// events in the batch's order. Returns the keys that changed.
+    private func subscribeAll(_ subscribes: [BatchSubscribe], recordedAt: Int64, on connection: PostgresConnection) async throws -> Set<String> {
+        var binds = PostgresBindings()
+        binds.append(subscribes.map(\.account))
+        binds.append(subscribes.map(\.subscriber))
+        binds.append(subscribes.map(\.version))
+        binds.append(subscribes.map(\.origin))
+        binds.append(subscribes.map { $0.operatorAccount ?? "" })
+        binds.append(subscribes.map { _ in EventIDGenerator.shared.next() })
+        binds.append(subscribes.map { outbox.storedSource(account: $0.account) })
+        binds.append(subscribes.map(\.data))
+        binds.append(EventType.subscribed.rawValue)
+        binds.append(recordedAt)
+        var changed = Set<String>()
+        for try await (account, subscriber) in try await connection.query(PostgresQuery(unsafeSQL: Self.subscribeAllUpsert, binds: binds),
+                                                                          logger: logger).decode((String, String).self) {
+            changed.insert(account + "\u{0}" + subscriber)
+        }
+        return changed
+    }
+
+    private static let lockAndRememberAll = """
+        WITH locked AS MATERIALIZED (
+            SELECT a, \(PostgresSubscribeRule.sharedAccountLock(account: "a")) FROM unnest($1::TEXT[]) AS a
+        )
+        INSERT INTO accounts (account, first_seen) SELECT a, $2 FROM locked ORDER BY a ON CONFLICT (account) DO NOTHING
+        """
+
+    private static let subscribeAllUpsert = """
+        WITH input AS (
+            SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[])
+                WITH ORDINALITY AS t(account, subscriber, version, origin, operator, event_id, source, data, ord)
+        ),
+        changed AS (
+            INSERT INTO subscribers AS s (account, subscriber, subscribed, version, since, origin, operator)
+            SELECT account, subscriber, TRUE, version, version, origin, NULLIF(operator, '') FROM input i
+            WHERE \(PostgresSubscribeRule.outlivesDestruction(account: "i.account", version: "i.version"))
+            ORDER BY ord
+            ON CONFLICT (account, subscriber) DO UPDATE SET \(PostgresSubscribeRule.subscriptionColumns)
+            WHERE \(PostgresSubscribeRule.resubscribes(row: "s", version: "excluded.version"))
+            RETURNING s.account, s.subscriber
+        ),
+        events AS (
+            INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
+            SELECT i.event_id, $9, i.source, i.subscriber, i.version, $10, i.data
+            FROM changed c JOIN input i ON i.account = c.account AND i.subscriber = c.subscriber
+            ORDER BY i.ord
+        )
+        SELECT account, subscriber FROM changed
+        """
+
+    private static let moveVersions = """
+        UPDATE subscribers s SET version = m.version
+        FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS m(account, subscriber, version)
+        WHERE s.account = m.account AND s.subscriber = m.subscriber
+          AND \(PostgresSubscribeRule.movesVersion(row: "s", version: "m.version"))
+          AND \(PostgresSubscribeRule.outlivesDestruction(account: "m.account", version: "m.version"))
+        """
+
     /// Takes the account's lock for this transaction (see `PostgresSubscribeRule.sharedAccountLock`)
     /// and remembers an account first seen here, so that the reconciler covers it too.
     func lockAndRemember(_ account: String, seenAt: Int64, exclusive: Bool, on connection: PostgresConnection) async throws {
