@@ -34,9 +34,9 @@ trap cleanup EXIT
 url="postgres://subscriber_sync@127.0.0.1:5432/ss_bench_ingest?sslmode=disable"
 
 fresh_database() {  # an empty database with the service's schema
-  $sudo runuser -u postgres -- psql -qAtX -c "DROP DATABASE IF EXISTS ss_bench_ingest WITH (FORCE)" \
+  $sudo runuser -u postgres -- psql -qAtX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ss_bench_ingest WITH (FORCE)" \
     -c "CREATE DATABASE ss_bench_ingest OWNER subscriber_sync"
-  "$BIN/subscriber-sync" export --database "$url" >/dev/null
+  "$BIN/subscriber-sync" export --database "$url" >/dev/null 2>&1
 }
 
 pgbench_run() {  # $1 = subscribers per transaction
@@ -97,8 +97,9 @@ start_replica "$PORT" a
 start_replica $((PORT + 1)) b
 warm "$PORT"; warm $((PORT + 1))
 wrk_run "$PORT" 32 a > "$tmp/a.out" &
+wrk_a=$!
 wrk_run $((PORT + 1)) 32 b > "$tmp/b.out"
-wait %1 2>/dev/null || true
+wait "$wrk_a"
 read -r rps_a p99_a non_a < "$tmp/a.out"
 read -r rps_b p99_b non_b < "$tmp/b.out"
 total=$(( ${rps_a%.*} + ${rps_b%.*} ))

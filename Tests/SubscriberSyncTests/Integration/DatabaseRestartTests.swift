@@ -4,7 +4,7 @@ import Testing
 
 /// PostgreSQL goes away and comes back under load: callbacks get 503 meanwhile (never a 200 that
 /// was not committed), `/readyz` says so, and the replica reconnects by itself.
-@Suite("Integration: PostgreSQL restart", .timeLimit(.minutes(4)))
+@Suite("Integration: PostgreSQL restart", .timeLimit(.minutes(10)))
 struct IntegrationDatabaseRestartTests {
     @Test("the database stops and restarts under load: 503 meanwhile, reconnected without a restart, nothing acknowledged lost")
     func databaseRestartUnderLoad() async throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `subscriber-sync export` against the database of a running `serve`.
-@Suite("Integration: export", .timeLimit(.minutes(1)))
+@Suite("Integration: export", .timeLimit(.minutes(10)))
 struct IntegrationExportTests {
     static let t0 = IntegrationDefaults.baseEventTime
     static let alpha = "@TOA#_alpha"

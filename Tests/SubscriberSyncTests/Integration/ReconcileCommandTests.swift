@@ -91,7 +91,7 @@ struct IntegrationReconcileCommandTests {
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: [
                 "--secret-key-file", keyFile, "--api-base-url", h.baseURL, "--official-account", account, "--reconcile-interval", "1s",
             ]))
-            #expect(await waitUntil(timeout: .seconds(10)) {
+            #expect(await waitUntil(timeout: .seconds(30)) {
                 EventFile.events(service.eventsPath).filter { $0.type == "io.subscriber-sync.reconcile.completed" }.count >= 2
             }, "\(service.stderrText())")
             #expect(try await sandbox.export().records().count == 120)

@@ -10,7 +10,7 @@ import Glibc
 
 /// Several `serve` replicas on one PostgreSQL database behind a (simulated) load balancer, each
 /// SIGKILLed in turn under concurrent callbacks, while they also run the reconcile schedule.
-@Suite("Integration: replicas on PostgreSQL", .timeLimit(.minutes(4)))
+@Suite("Integration: replicas on PostgreSQL", .timeLimit(.minutes(10)))
 struct IntegrationReplicaFailoverTests {
     static let reconciled = "@TOA#_replicas"
 

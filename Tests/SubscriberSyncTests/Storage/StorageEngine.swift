@@ -22,7 +22,7 @@ enum StorageEngine: String, CaseIterable, CustomTestStringConvertible, Sendable 
         case .postgres:
             let database = try await TestPostgres.shared.createStore()
             let storage = PostgresStorage(location: database, sdkAppID: sdkAppID, clock: clock, logger: TestPostgres.logger,
-                                          maximumConnections: 4)
+                                          maximumConnections: 4, callbackPatience: .seconds(60))
             try await storage.open()
             return TestStore(storage: storage, keepAlive: PostgresStoreLifetime(storage: storage))
         }

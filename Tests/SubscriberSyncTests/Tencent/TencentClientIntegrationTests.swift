@@ -70,7 +70,12 @@ import TencentSimulator
         #expect(ContinuousClock.now - started < .seconds(8), "the slow answer was abandoned, not waited for")
     }
 
+    /// Runs apart from the load tests: it needs answers faster than the simulator's 1 call/s.
     @Test func rateLimitAnswersSlowTheClientDown() async throws {
+        try await HeavyTests.oneAtATime { try await rateLimitAnswers() }
+    }
+
+    func rateLimitAnswers() async throws {
         // 1 call/s: a client pacing at 40/s is faster than that even when every answer takes
         // most of a second on a loaded machine.
         let h = try await SimulatorHarness(callsPerSecond: 1)

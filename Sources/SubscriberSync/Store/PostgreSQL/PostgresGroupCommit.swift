@@ -27,9 +27,11 @@ final class PostgresGroupCommit: Sendable {
     private let logger: Logger
     static let maxInFlight = 4
     static let maxBatch = 512
-    static let batchPatience: Duration = .milliseconds(1_500)
 
-    init(pool: PostgresConnectionPool, rules: PostgresSubscriberRules, clock: any WallClock, logger: Logger) {
+    private let batchPatience: Duration
+
+    init(pool: PostgresConnectionPool, rules: PostgresSubscriberRules, clock: any WallClock, logger: Logger, batchPatience: Duration) {
+        self.batchPatience = batchPatience
         self.pool = pool
         self.rules = rules
         self.clock = clock
@@ -86,10 +88,10 @@ final class PostgresGroupCommit: Sendable {
             attempt += 1
             do {
                 let recordedAt = clock.nowMilliseconds()
-                let (pool, rules, logger) = (self.pool, self.rules, self.logger)
+                let (pool, rules, logger, batchPatience) = (self.pool, self.rules, self.logger, self.batchPatience)
                 // A batch stuck on a dead connection must not hold its slot: the callers get their
                 // 503 and later batches go on (on a new client once the pool is recycled).
-                return try await Deadline.run("committing a batch of callbacks", within: Self.batchPatience) {
+                return try await Deadline.run("committing a batch of callbacks", within: batchPatience) {
                     try await pool.client().withTransaction(logger: logger) { connection in
                         try await rules.apply(batch: changes, recordedAt: recordedAt, on: connection)
                     }

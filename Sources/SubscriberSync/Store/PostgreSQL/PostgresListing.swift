@@ -44,6 +44,11 @@ enum PostgresListing {
 
     /// Keeps the latest entry of a subscriber listed more than once.
     static func deduplicate(pass: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        // Listed twice is rare (the account churned between pages): look before deleting.
+        let repeated = try await connection.query("""
+            SELECT 1 FROM listing WHERE pass = \(pass) GROUP BY subscriber HAVING COUNT(*) > 1 LIMIT 1
+            """, logger: logger).collect()
+        guard !repeated.isEmpty else { return }
         try await connection.query("""
             DELETE FROM listing l WHERE l.pass = \(pass)
               AND EXISTS (SELECT 1 FROM listing n WHERE n.pass = l.pass AND n.subscriber = l.subscriber AND n.position > l.position)

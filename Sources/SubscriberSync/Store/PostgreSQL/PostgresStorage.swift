@@ -20,14 +20,20 @@ public final class PostgresStorage: SubscriberStorage {
     /// Passes of this process whose listing has been deduplicated (see `PostgresListing`).
     private let deduplicated = Mutex<Set<Int64>>([])
 
+    /// How long a callback's commit may wait before it fails (and the callback gets its 503).
+    let callbackPatience: Duration
+
+    /// `callbackPatience`: the default answers within Tencent's 2 s; embedders without that limit
+    /// (tests on a loaded machine) may wait longer.
     public init(location: PostgresLocation, sdkAppID: String, clock: any WallClock = SystemWallClock(), logger: Logger,
-                maximumConnections: Int = 16) {
+                maximumConnections: Int = 16, callbackPatience: Duration = Patience.callback) {
+        self.callbackPatience = callbackPatience
         self.location = location
         self.clock = clock
         self.logger = logger
         rules = PostgresSubscriberRules(outbox: PostgresOutbox(sdkAppID: sdkAppID), logger: logger)
         pool = PostgresConnectionPool(location: location, maximumConnections: maximumConnections, logger: logger)
-        commits = PostgresGroupCommit(pool: pool, rules: rules, clock: clock, logger: logger)
+        commits = PostgresGroupCommit(pool: pool, rules: rules, clock: clock, logger: logger, batchPatience: callbackPatience)
     }
 
     /// The running client, with the schema up to date.
@@ -45,8 +51,8 @@ public final class PostgresStorage: SubscriberStorage {
 
     /// How long an operation may wait for the database. A callback's commit must fail in time for
     /// its 503 to reach Tencent within 2 s; the rest just must not wait forever.
-    enum Patience {
-        static let callback: Duration = .milliseconds(1_500)
+    public enum Patience {
+        public static let callback: Duration = .milliseconds(1_500)
         static let probe: Duration = .seconds(2)
         static let emitter: Duration = .seconds(5)
         static let repair: Duration = .seconds(300)
@@ -81,7 +87,7 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func open() async throws {
-        _ = try await read { [logger] in try await $0.query("SELECT 1", logger: logger) }
+        _ = try await read("opening the database", within: Patience.repair) { [logger] in try await $0.query("SELECT 1", logger: logger) }
     }
 
     public func services(logger: Logger) -> [any Service] {
@@ -97,7 +103,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
         let prepared = PreparedChange(change)
-        return try await guarded("committing a callback", within: Patience.callback) { [self] in
+        return try await guarded("committing a callback", within: callbackPatience) { [self] in
             _ = try await client()
             return try await commits.submit(prepared)
         }
@@ -240,7 +246,7 @@ public final class PostgresStorage: SubscriberStorage {
 
     public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
         let rules = self.rules
-        return try await transaction { [logger] connection in
+        return try await transaction("beginning a pass", within: Patience.repair) { [logger] connection in
             try await rules.lockAndRemember(account, seenAt: startedAt, exclusive: false, on: connection)
             var subscribed = 0
             for try await count in try await connection.query("""
@@ -259,12 +265,16 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func stage(_ entries: [ListedSubscriber], in pass: ListingPass) async throws {
-        try await read { [logger] connection in try await PostgresListing.stage(entries, pass: pass.id, on: connection, logger: logger) }
+        try await read("staging a listing page", within: Patience.repair) { [logger] connection in
+            try await PostgresListing.stage(entries, pass: pass.id, on: connection, logger: logger)
+        }
     }
 
     private func deduplicate(_ pass: ListingPass) async throws {
         guard !deduplicated.withLock({ $0.contains(pass.id) }) else { return }
-        try await read { [logger] connection in try await PostgresListing.deduplicate(pass: pass.id, on: connection, logger: logger) }
+        try await read("deduplicating a listing", within: Patience.repair) { [logger] connection in
+            try await PostgresListing.deduplicate(pass: pass.id, on: connection, logger: logger)
+        }
         deduplicated.withLock { _ = $0.insert(pass.id) }
     }
 
@@ -299,7 +309,7 @@ public final class PostgresStorage: SubscriberStorage {
     public func finishPass(_ pass: ListingPass?, at finishedAt: Int64, outcome: String, complete: Bool, events: [ChangeEvent],
                            keepListing: Bool) async throws {
         let rules = self.rules
-        try await transaction { [logger] connection in
+        try await transaction("finishing a pass", within: Patience.repair) { [logger] connection in
             if let pass {
                 try await PostgresListing.drop(pass: pass.id, on: connection, logger: logger)
                 try await connection.query("UPDATE scans SET finished_at = \(finishedAt), outcome = \(outcome) WHERE id = \(pass.id)", logger: logger)
