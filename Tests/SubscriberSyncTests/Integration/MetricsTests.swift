@@ -24,7 +24,9 @@ struct IntegrationMetricsTests {
             var metrics = ""
             #expect(await waitUntil(timeout: .seconds(5)) {
                 metrics = (try? await callbacks.get("/metrics").body) ?? ""
+                // The checkpoint moves after the write: the lag is 0 only once it has.
                 return self.value(metrics, "subscriber_sync_events_written_total") == 3
+                    && self.value(metrics, "subscriber_sync_emitter_lag_events") == 0
             }, "\(metrics)")
             let add = "command=\"OfficialAccount.CallbackAfterAddSubscriber\""
             #expect(value(metrics, "subscriber_sync_callbacks_total{\(add),outcome=\"accepted\"}") == 1, "\(metrics)")

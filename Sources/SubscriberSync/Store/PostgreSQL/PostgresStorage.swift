@@ -109,19 +109,12 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
+    /// A transaction that takes a transaction id and commits: proof that this replica reaches a
+    /// writable primary and that commits go through (a standby refuses the id; a server that
+    /// cannot write its log fails the commit).
     public func checkWritable() async throws {
-        // A write that conflicts with nothing, rolled back: proof that this replica's sessions can
-        // write and commit paths are open (a read-only standby or a full disk refuses it).
-        try await read("the writability probe", within: Patience.probe) { [logger] connection in
-            try await connection.query("BEGIN", logger: logger)
-            do {
-                try await connection.query("UPDATE emitter_state SET checkpoint = checkpoint WHERE id = 1 AND FALSE", logger: logger)
-                try await connection.query("SELECT pg_current_xact_id()", logger: logger)
-            } catch {
-                try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
-            try await connection.query("ROLLBACK", logger: logger)
+        try await transaction("the writability probe", within: Patience.probe) { [logger] connection in
+            try await connection.query("SELECT pg_current_xact_id()", logger: logger)
         }
     }
 
@@ -329,13 +322,16 @@ public final class PostgresStorage: SubscriberStorage {
     /// Streams rows as the server sends them, in one statement (one snapshot), so a large store
     /// is never held in memory.
     public func exportSubscribers(account: String?, _ body: (SubscriberRecord) throws -> Void) async throws {
-        do {
-            let connection = try await client()
-            let rows = try await connection.query("""
+        // The rows arrive as the loop reads them; only getting the statement going has a deadline
+        // (an unreachable server would otherwise keep `export` waiting for ever).
+        let rows = try await guarded("starting the export", within: Patience.repair) { [self] in
+            try await client().query("""
                 SELECT account, subscriber, subscribe_time, msg_flag, custom_string, last_send_msg_time, since, origin
                 FROM subscribers WHERE subscribed AND (\(account)::TEXT IS NULL OR account = \(account))
                 ORDER BY account, subscriber
                 """, logger: logger)
+        }
+        do {
             for try await (account, subscriber, subscribeTime, msgFlag, customString, lastSend, since, origin)
                 in rows.decode((String, String, Int64?, String?, String?, Int64?, Int64?, String).self) {
                 try body(SubscriberRecord(
