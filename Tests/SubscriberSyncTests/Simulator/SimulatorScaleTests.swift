@@ -9,14 +9,19 @@ import Testing
 /// listing as at its start (keyset: binary search + slice, never O(n)).
 @Suite("Simulator: scale", .serialized)
 struct SimulatorScaleTests {
+    /// Only relative costs are checked (a machine under load makes any absolute bound flaky); it
+    /// runs apart from the load tests so that its fastest-of-30 timings mean something.
     @Test("seed 1,000,000, then pages deep in the listing cost what the first ones cost")
     func million() async throws {
+        try await HeavyTests.oneAtATime { try await millionSubscribers() }
+    }
+
+    func millionSubscribers() async throws {
         let clock = FakeClock(milliseconds: 1_700_000_000_000)
         let simulator = SimFixture.simulator(clock: clock, callsPerSecond: 1_000_000)
         let seedStart = ContinuousClock.now
         simulator.seed(account: SimFixture.account, count: 1_000_000)
         let seedTime = ContinuousClock.now - seedStart
-        #expect(seedTime < .seconds(20), "seeding took \(seedTime)")
         #expect(simulator.subscriberCount(of: SimFixture.account) == 1_000_000)
 
         // Build cursors the simulator would have issued at the start and near the end.
@@ -36,7 +41,6 @@ struct SimulatorScaleTests {
                 lateTime = min(lateTime, try await timePage(late))
             }
             #expect(lateTime < earlyTime * 3 + .milliseconds(2), "early \(earlyTime), late \(lateTime) per page")
-            #expect(lateTime < .milliseconds(50), "a page took \(lateTime)")
 
             // The last pages of the listing.
             let lastPages = try await client.page(simulator, clock: clock, next: late).page()
@@ -52,7 +56,8 @@ struct SimulatorScaleTests {
         let changeStart = ContinuousClock.now
         simulator.addSubscribers(account: SimFixture.account, [SubscriberInfo(account: "user00500000-new")])
         simulator.removeSubscribers(account: SimFixture.account, ["user00000001"])
-        #expect(ContinuousClock.now - changeStart < .seconds(1))
+        let changeTime = ContinuousClock.now - changeStart
+        #expect(changeTime < seedTime / 5, "a change took \(changeTime), seeding a million \(seedTime)")
         #expect(simulator.subscriberCount(of: SimFixture.account) == 1_000_000)
     }
 }
