@@ -11,19 +11,11 @@ import PostgresNIO
 /// re-emission reuses the stored numbers. Callbacks never touch a shared counter, so replicas
 /// commit in parallel.
 struct PostgresOutbox: Sendable {
-    let sdkAppID: String
-    /// Every event of an account has the same source (see `SQLiteOutbox.storedSource`).
-    private let sources = BoundedCache<String, String>(capacity: 1024)
+    /// How rows store `source` (and `type` without its prefix; `EventLine` defines both forms).
+    let storedSource: StoredSource
 
     init(sdkAppID: String) {
-        self.sdkAppID = sdkAppID
-    }
-
-    func storedSource(account: String) -> String {
-        if let known = sources.lookup(account) { return known }
-        let source = "\(PercentEncoding.encode(sdkAppID))/\(PercentEncoding.encode(account))"
-        sources.remember(account, source)
-        return source
+        storedSource = StoredSource(sdkAppID: sdkAppID)
     }
 
     func append(_ event: ChangeEvent, recordedAt: Int64, on connection: PostgresConnection, logger: Logger) async throws {

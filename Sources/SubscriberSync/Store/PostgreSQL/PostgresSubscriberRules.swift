@@ -292,15 +292,8 @@ struct PostgresSubscriberRules: Sendable {
     @discardableResult
     func updateFields(account: String, subscriber: String, version: Int64, listed: SubscriberFields, known: SubscriberFields,
                       recordedAt: Int64, on connection: PostgresConnection) async throws -> Bool {
-        var previous = SubscriberFields()
-        var changed = false
-        if let old = known.subscribeTime, let new = listed.subscribeTime, old != new { previous.subscribeTime = old; changed = true }
-        if let old = known.msgFlag, let new = listed.msgFlag, old != new { previous.msgFlag = old; changed = true }
-        if let old = known.customString, let new = listed.customString, old != new { previous.customString = old; changed = true }
-        let merged = SubscriberFields(
-            subscribeTime: listed.subscribeTime ?? known.subscribeTime, msgFlag: listed.msgFlag ?? known.msgFlag,
-            customString: listed.customString ?? known.customString, lastSendMsgTime: listed.lastSendMsgTime ?? known.lastSendMsgTime
-        )
+        let change = ListedFieldsChange(listed: listed, known: known)
+        let (merged, previous, changed) = (change.merged, change.previous, change.changed)
         guard merged != known else { return false }
         try await connection.query("""
             UPDATE subscribers SET subscribe_time = \(merged.subscribeTime), msg_flag = \(merged.msgFlag), custom_string = \(merged.customString),

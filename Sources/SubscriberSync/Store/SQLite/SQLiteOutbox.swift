@@ -3,23 +3,11 @@ import GRDB
 /// The transactional outbox on SQLite: events are inserted in the same transaction as the change
 /// they describe, and the emitter later writes them out in `sequence` order.
 struct SQLiteOutbox: Sendable {
-    let sdkAppID: String
-    /// Every event of an account has the same source; encoding it once per event was measurable.
-    private let sources = BoundedCache<String, String>(capacity: 1024)
+    /// How rows store `source` (and `type` without its prefix; `EventLine` defines both forms).
+    let storedSource: StoredSource
 
     init(sdkAppID: String) {
-        self.sdkAppID = sdkAppID
-    }
-
-    /// How rows store their `source` and `type`: `<sdkappid>/<encoded account>` and the type
-    /// without its prefix (`EventLine` defines both forms). A first sync writes a million rows,
-    /// and the full strings were a fifth of each row's bytes. Rows written before this hold the
-    /// full strings; both render the same.
-    func storedSource(account: String) -> String {
-        if let known = sources.lookup(account) { return known }
-        let source = "\(PercentEncoding.encode(sdkAppID))/\(PercentEncoding.encode(account))"
-        sources.remember(account, source)
-        return source
+        storedSource = StoredSource(sdkAppID: sdkAppID)
     }
 
     /// Records `event` inside the caller's transaction. Sequence numbers are rowids assigned under

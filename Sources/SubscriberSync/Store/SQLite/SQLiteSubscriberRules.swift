@@ -137,15 +137,8 @@ struct SQLiteSubscriberRules: Sendable {
     @discardableResult
     func updateFields(account: String, subscriber: String, version: Int64, listed: SubscriberFields,
                       known: SubscriberFields, recordedAt: Int64, in db: Database) throws -> Bool {
-        var previous = SubscriberFields()
-        var changed = false
-        if let old = known.subscribeTime, let new = listed.subscribeTime, old != new { previous.subscribeTime = old; changed = true }
-        if let old = known.msgFlag, let new = listed.msgFlag, old != new { previous.msgFlag = old; changed = true }
-        if let old = known.customString, let new = listed.customString, old != new { previous.customString = old; changed = true }
-        let merged = SubscriberFields(
-            subscribeTime: listed.subscribeTime ?? known.subscribeTime, msgFlag: listed.msgFlag ?? known.msgFlag,
-            customString: listed.customString ?? known.customString, lastSendMsgTime: listed.lastSendMsgTime ?? known.lastSendMsgTime
-        )
+        let change = ListedFieldsChange(listed: listed, known: known)
+        let (merged, previous, changed) = (change.merged, change.previous, change.changed)
         guard merged != known else { return false }
         try db.cachedStatement(sql: """
             UPDATE subscribers SET subscribe_time = ?, msg_flag = ?, custom_string = ?, last_send_msg_time = ?,
