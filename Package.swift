@@ -50,6 +50,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // Already built for swift-configuration's YAML files: reads a config file's keys.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // A fake Tencent for tests, the demo and `subscriber-sync simulator`; never used by serve.

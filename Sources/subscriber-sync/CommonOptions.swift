@@ -73,6 +73,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.maxRemovalRatio, "Hold a pass's removals when more than this share of the account's subscribers would be removed.", default: "0.1"))
     var maxRemovalRatio: String?
 
+    @Option(help: help(.removalRatioFloor, "The ratio holds a pass only when its removals also exceed N (so small accounts still lose departed subscribers).", default: "10"))
+    var removalRatioFloor: String?
+
     @Option(help: help(.logFormat, "Operational log format on stderr: text, or json (one object per line).", default: "text"))
     var logFormat: String?
 
@@ -95,6 +98,7 @@ struct CommonOptions: ParsableArguments {
             (.region, region), (.apiBaseUrl, apiBaseURL), (.apiRateLimit, apiRateLimit), (.apiTimeout, apiTimeout),
             (.apiMaxAttempts, apiMaxAttempts), (.usersigValidity, usersigValidity),
             (.reconcileInterval, reconcileInterval), (.maxRemovals, maxRemovals), (.maxRemovalRatio, maxRemovalRatio),
+            (.removalRatioFloor, removalRatioFloor),
             (.logFormat, logFormat), (.metricsListen, metricsListen),
         ]
         for case let (key, value?) in single { flags[key] = [value] }

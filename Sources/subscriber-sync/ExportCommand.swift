@@ -12,28 +12,13 @@ struct ExportCommand: AsyncParsableCommand {
         abstract: "Print the currently subscribed subscribers as JSON lines."
     )
 
-    @Option(help: "SQLite database file or postgres:// URL without a password (env SUBSCRIBER_SYNC_DATABASE).")
-    var database: String?
-
-    @Option(help: "File holding the PostgreSQL password (else the URL from the environment, else PGPASSWORD).")
-    var databasePasswordFile: String?
+    @OptionGroup var store: DatabaseOptions
 
     @Option(name: .customLong("official-account"), help: "Only this Official Account.")
     var officialAccount: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        if let database, StorageLocation.hasPassword(database) {
-            throw ValidationError(ServiceSettings.passwordInFlag)
-        }
-        let location: StorageLocation
-        do {
-            location = try ServiceSettings.storageLocation(
-                database ?? environment["SUBSCRIBER_SYNC_DATABASE"] ?? "subscriber-sync.sqlite",
-                passwordFile: databasePasswordFile ?? environment["SUBSCRIBER_SYNC_DATABASE_PASSWORD_FILE"], environment: environment)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let location = try store.location()
         // The sdkappid only names event sources, which export does not write.
         let storage = SubscriberSyncApp.makeStorage(location, sdkAppID: "", existingOnly: true, logger: Logger(label: "subscriber-sync.export"))
         do {

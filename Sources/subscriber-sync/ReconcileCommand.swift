@@ -23,7 +23,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await options.settings()
-        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat, warnings: settings.warnings)
         // Without --events this run never emits, so it never opens (let alone repairs) an events
         // file that a running serve may be appending to: the output opens with the emitter lease.
         let app = SubscriberSyncApp(settings: settings, logger: logger)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -24,10 +25,13 @@ struct ServeCommand: AsyncParsableCommand {
         signal(SIGHUP, SIG_IGN)
         let settings = try await options.settings()
         if checkConfig {
+            for warning in settings.warnings {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             print("configuration is valid")
             return
         }
-        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat, warnings: settings.warnings)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let app = SubscriberSyncApp(settings: settings, logger: logger, metrics: registry)

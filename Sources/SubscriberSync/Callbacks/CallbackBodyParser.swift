@@ -32,6 +32,8 @@ public struct CallbackBodyParser: Sendable {
             return .beforeAddSubscriber
         case CallbackCommand.afterAccountDestroyed:
             return .accountDestroyed(account: try identifier(raw.account, "Official_Account"), eventTime: try eventTime(raw))
+        case CallbackCommand.afterAccountCreated:
+            return .accountCreated(account: try identifier(raw.account, "Official_Account"), eventTime: try eventTime(raw))
         default:
             return .other(name: command)
         }

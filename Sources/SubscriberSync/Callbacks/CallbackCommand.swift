@@ -5,6 +5,7 @@ public enum CallbackCommand: Sendable, Equatable {
     /// `CallbackBeforeAddSubscriber`: answered "allow" at once, nothing is stored.
     case beforeAddSubscriber
     case accountDestroyed(account: String, eventTime: Int64)
+    case accountCreated(account: String, eventTime: Int64)
     /// Any command this service does not act on; answered OK and counted.
     case other(name: String)
 
@@ -12,6 +13,7 @@ public enum CallbackCommand: Sendable, Equatable {
     public static let afterDeleteSubscriber = "OfficialAccount.CallbackAfterDeleteSubscriber"
     public static let beforeAddSubscriberName = "OfficialAccount.CallbackBeforeAddSubscriber"
     public static let afterAccountDestroyed = "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
+    public static let afterAccountCreated = "OfficialAccount.CallbackAfterCreateOfficialAccount"
 
     public var name: String {
         switch self {
@@ -19,6 +21,7 @@ public enum CallbackCommand: Sendable, Equatable {
         case .subscribersDeleted: Self.afterDeleteSubscriber
         case .beforeAddSubscriber: Self.beforeAddSubscriberName
         case .accountDestroyed: Self.afterAccountDestroyed
+        case .accountCreated: Self.afterAccountCreated
         case .other(let name): name
         }
     }
@@ -36,6 +39,8 @@ extension CallbackCommand {
                                          version: callback.eventTime, origin: .webhook, operatorAccount: callback.operatorAccount))
         case .accountDestroyed(let account, let eventTime):
             .accountDestroyed(account: account, at: eventTime)
+        case .accountCreated(let account, let eventTime):
+            .accountCreated(account: account, at: eventTime)
         case .beforeAddSubscriber, .other:
             nil
         }

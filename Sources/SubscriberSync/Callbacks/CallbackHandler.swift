@@ -59,6 +59,10 @@ public struct CallbackHandler: Sendable {
             logger.error("could not commit callback", metadata: ["error": "\(error)"])
             throw CallbackRefusal(.storageUnavailable, "storage unavailable; retry later")
         }
+        if result.revived, case .accountCreated(let account, let time) = change {
+            logger.notice("official account created again after its destruction: reconciling it again",
+                          metadata: ["account": "\(account)", "created_at": "\(Timestamps.rfc3339(milliseconds: time))"])
+        }
         return result.changed > 0 ? "accepted" : "duplicate_or_stale"
     }
 }
@@ -69,7 +73,7 @@ final class CallbackMetrics: Sendable {
     /// grow the label set without bound.
     static let namespaces: Set<Substring> = ["OfficialAccount", "C2C", "Group", "State", "Sns", "Profile", "Alert", "Push", "Message", "Topic"]
     static let officialAccountCommands: Set<String> = [
-        "OfficialAccount.CallbackBeforeCreateOfficialAccount", "OfficialAccount.CallbackAfterCreateOfficialAccount",
+        "OfficialAccount.CallbackBeforeCreateOfficialAccount", CallbackCommand.afterAccountCreated,
         "OfficialAccount.CallbackAfterOfficialAccountInfoChanged", CallbackCommand.afterAccountDestroyed,
         CallbackCommand.beforeAddSubscriberName, CallbackCommand.afterAddSubscriber,
         "OfficialAccount.CallbackAfterOfficialAccountFull", CallbackCommand.afterDeleteSubscriber,

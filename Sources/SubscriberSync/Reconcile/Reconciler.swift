@@ -33,11 +33,11 @@ public struct Reconciler: Sendable {
     }
 
     /// The accounts a pass covers: the configured ones and every one first seen in a callback,
-    /// minus destroyed accounts (a configured one is reported).
+    /// minus destroyed accounts (a configured one is reported) that were not created again since.
     public func accounts(configured: [String]) async throws -> [String] {
         let records = try await storage.accounts()
-        let known = records.filter { $0.destroyedAt == nil }.map(\.account)
-        let destroyed = Set(records.filter { $0.destroyedAt != nil }.map(\.account))
+        let known = records.filter(\.isLive).map(\.account)
+        let destroyed = Set(records.filter { !$0.isLive }.map(\.account))
         var result: [String] = []
         var seen = Set<String>()
         for account in configured + known where seen.insert(account).inserted {

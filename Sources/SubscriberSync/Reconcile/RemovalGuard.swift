@@ -3,12 +3,16 @@
 public struct RemovalGuard: Sendable, Equatable {
     public var maxRemovals: Int
     public var maxRemovalRatio: Double
+    /// The ratio holds a pass only above this many removals: in an account of a few subscribers,
+    /// one lost unsubscribe callback is already more than the ratio.
+    public var removalRatioFloor: Int
     /// `reconcile --allow-mass-removal`: lifts the guard for one run (the two-listing rule stays).
     public var allowMassRemoval: Bool
 
-    public init(maxRemovals: Int = 1000, maxRemovalRatio: Double = 0.1, allowMassRemoval: Bool = false) {
+    public init(maxRemovals: Int = 1000, maxRemovalRatio: Double = 0.1, removalRatioFloor: Int = 10, allowMassRemoval: Bool = false) {
         self.maxRemovals = maxRemovals
         self.maxRemovalRatio = maxRemovalRatio
+        self.removalRatioFloor = removalRatioFloor
         self.allowMassRemoval = allowMassRemoval
     }
 
@@ -21,8 +25,8 @@ public struct RemovalGuard: Sendable, Equatable {
         if removals > maxRemovals {
             return "\(removals) removals exceed --max-removals \(maxRemovals)"
         }
-        if Double(removals) > maxRemovalRatio * Double(subscribedAtStart) {
-            return "\(removals) removals exceed --max-removal-ratio \(maxRemovalRatio) of \(subscribedAtStart) subscribed"
+        if removals > removalRatioFloor && Double(removals) > maxRemovalRatio * Double(subscribedAtStart) {
+            return "\(removals) removals exceed --max-removal-ratio \(maxRemovalRatio) of \(subscribedAtStart) subscribed (and --removal-ratio-floor \(removalRatioFloor))"
         }
         return nil
     }

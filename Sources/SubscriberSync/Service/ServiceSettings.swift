@@ -41,13 +41,15 @@ public struct ServiceSettings: Sendable {
     /// Secrets: never logged, never part of an error message.
     public var callbackToken: String?
     public var secretKey: String?
+    /// Problems that do not stop the service (unknown `SUBSCRIBER_SYNC_*` variables), to be logged.
+    public var warnings: [String]
 
     /// The settings every command shares, with their flag, environment variable and config key.
     public enum Key: String, CaseIterable, Sendable {
         case listen, callbackPath, database, events, eventsRotateBytes, sdkappid, identifier
         case officialAccounts, secretKeyFile, callbackTokenFile, requestTimeWindow, logLevel
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
-        case reconcileInterval, maxRemovals, maxRemovalRatio
+        case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
 
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
@@ -99,6 +101,9 @@ public struct ServiceSettings: Sendable {
                 }
             } catch {
                 throw Invalid("cannot parse config file \(configFile): \(error)")
+            }
+            if let contents = FileManager.default.contents(atPath: configFile) {
+                try UnknownSettings.check(configFile: configFile, contents: contents)
             }
         }
         return try ServiceSettings(reader: ConfigReader(providers: providers), environment: environment)
@@ -162,10 +167,12 @@ public struct ServiceSettings: Sendable {
         reconcileIntervalSeconds = seconds
         let maxRemovals = Int(try reader.integer(.maxRemovals, in: 0...Int64(Int32.max)) ?? 1000)
         let ratio = try reader.fraction(.maxRemovalRatio) ?? 0.1
-        removalGuard = RemovalGuard(maxRemovals: maxRemovals, maxRemovalRatio: ratio)
+        let floor = Int(try reader.integer(.removalRatioFloor, in: 0...Int64(Int32.max)) ?? 10)
+        removalGuard = RemovalGuard(maxRemovals: maxRemovals, maxRemovalRatio: ratio, removalRatioFloor: floor)
 
         callbackToken = try Self.secret(file: reader.text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: reader.text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
+        warnings = UnknownSettings.environmentWarnings(environment)
     }
 
     public static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {

@@ -80,7 +80,7 @@ public struct SubscriberSyncApp: Sendable {
         if settings.callbackToken == nil {
             logger.warning("no callback token configured (\(ServiceSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
         }
-        let destroyed = Set(try await storage.accounts().filter { $0.destroyedAt != nil }.map(\.account))
+        let destroyed = Set(try await storage.accounts().filter { !$0.isLive }.map(\.account))
         for account in settings.officialAccounts where destroyed.contains(account) {
             logger.warning("configured official account was destroyed; it is no longer reconciled", metadata: ["account": "\(account)"])
         }

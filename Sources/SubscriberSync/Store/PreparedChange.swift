@@ -13,7 +13,7 @@ struct PreparedChange: Sendable {
                 ChangeEvent.subscriberData(account: facts.account, subscriber: subscriber, origin: facts.origin,
                                            operatorAccount: facts.operatorAccount, fields: .unknown)
             }
-        case .accountDestroyed:
+        case .accountDestroyed, .accountCreated:
             dataWithoutFields = []
         }
     }

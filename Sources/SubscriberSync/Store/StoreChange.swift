@@ -6,6 +6,10 @@ public enum StoreChange: Sendable, Equatable {
     /// The account was destroyed at `at`: everyone subscribed at or before leaves, and the account
     /// keeps a tombstone that voids every fact at or before that time.
     case accountDestroyed(account: String, at: Int64)
+    /// The account was created at `at` (Tencent's create callback, or an operator's revival). A
+    /// creation newer than the account's destruction makes it live again; the destruction's
+    /// tombstone still voids facts at or before it.
+    case accountCreated(account: String, at: Int64)
 }
 
 /// The same fact about several subscribers of one account.
@@ -37,9 +41,12 @@ public struct SubscriberFacts: Sendable, Equatable {
 public struct ApplyResult: Sendable, Equatable {
     public var changed: Int
     public var ignored: Int
+    /// A creation made a destroyed account live again.
+    public var revived: Bool
 
-    public init(changed: Int = 0, ignored: Int = 0) {
+    public init(changed: Int = 0, ignored: Int = 0, revived: Bool = false) {
         self.changed = changed
         self.ignored = ignored
+        self.revived = revived
     }
 }

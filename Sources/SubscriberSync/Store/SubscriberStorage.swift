@@ -35,6 +35,9 @@ public protocol SubscriberStorage: EventStore {
     /// Every account the store knows (configured accounts are remembered on their first pass).
     func accounts() async throws -> [AccountRecord]
 
+    /// Every account the store knows with its counts and latest pass, ordered by account.
+    func accountSummaries() async throws -> [AccountSummary]
+
     // MARK: Events (and the emitter's, from `EventStore`)
 
     /// Stored events with `sequence` in `range`, oldest first, rendered byte-identically to what

@@ -9,23 +9,8 @@ import TencentSimulator
 struct IntegrationReconcileCommandTests {
     let account = "@TOA#_recon"
 
-    struct Run {
-        var status: Int32
-        var stderr: String
-    }
-
-    /// Runs `reconcile` against the harness's simulator and the sandbox's database. The wait does
-    /// not hold a thread: the in-process simulator needs the cooperative pool to answer.
-    func reconcile(_ harness: SimulatorHarness, sandbox: Sandbox, events: String? = "reconcile-events.jsonl", extra: [String] = []) async throws -> Run {
-        var arguments = ["reconcile", "--sdkappid", String(SimulatorHarness.sdkAppID), "--api-base-url", harness.baseURL,
-                         "--official-account", account, "--database", sandbox.database(), "--log-level", "notice"]
-        if let events { arguments += ["--events", sandbox.path(events)] }
-        let result = try await SubscriberSyncExecutable.run(
-            arguments + extra,
-            environment: SubscriberSyncExecutable.environment(adding: sandbox.databaseEnvironment.merging([ServiceSettings.secretKeyEnvironment: SimulatorHarness.key]) { $1 }),
-            workingDirectory: sandbox.directory, logDirectory: sandbox.directory, name: "reconcile-\(sandbox.nextNumber())",
-            timeout: .seconds(90))
-        return Run(status: result.status, stderr: result.stderr)
+    func reconcile(_ harness: SimulatorHarness, sandbox: Sandbox, events: String? = "reconcile-events.jsonl", extra: [String] = []) async throws -> ReconcileRun {
+        try await ReconcileRun.run(harness, sandbox: sandbox, accounts: [account], events: events, extra: extra)
     }
 
     func harness(subscribers: Int) async throws -> SimulatorHarness {

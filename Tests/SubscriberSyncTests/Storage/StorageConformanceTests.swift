@@ -127,6 +127,75 @@ import Testing
     }
 
     @Test(arguments: StorageEngine.allCases)
+    func aCreationNewerThanTheDestructionMakesTheAccountLiveAgain(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        func record() async throws -> AccountRecord? { try await store.storage.accounts().first { $0.account == account } }
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 100)) == ApplyResult(changed: 1))
+        #expect(try await record() == AccountRecord(account: account, destroyedAt: nil, createdAt: 100), "a new account is remembered")
+        try await store.subscribe(account, ["a"], at: 200)
+        #expect(try await store.storage.apply(.accountDestroyed(account: account, at: 500)) == ApplyResult(changed: 1))
+        #expect(try await record()?.isLive == false)
+
+        // At or before the destruction: the newest creation is stored, the account stays destroyed.
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 400)) == ApplyResult(changed: 1, revived: false))
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 500)) == ApplyResult(changed: 1, revived: false))
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 300)) == ApplyResult(ignored: 1))
+        #expect(try await record() == AccountRecord(account: account, destroyedAt: 500, createdAt: 500))
+        #expect(try await record()?.isLive == false)
+
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 600)) == ApplyResult(changed: 1, revived: true))
+        #expect(try await record() == AccountRecord(account: account, destroyedAt: 500, createdAt: 600))
+        #expect(try await record()?.isLive == true)
+        #expect(try await store.storage.apply(.accountCreated(account: account, at: 600)) == ApplyResult(ignored: 1), "a duplicate")
+        // The tombstone still voids facts at or before the destruction; the creation changed no subscriber.
+        #expect(try await store.subscribe(account, ["old"], at: 500) == ApplyResult(ignored: 1))
+        #expect(try await store.subscribe(account, ["new"], at: 700) == ApplyResult(changed: 1))
+        #expect(try await store.subscribed(account) == ["new"])
+        #expect(try await store.events().map(\.summary) == ["subscriber.subscribed a", "subscriber.unsubscribed a", "subscriber.subscribed new"])
+
+        // Out of order: a creation that arrives before an older destruction leaves the account live.
+        let other = "@TOA#_reordered"
+        try await store.subscribe(other, ["x"], at: 100)
+        #expect(try await store.storage.apply(.accountCreated(account: other, at: 900)).revived == false)
+        #expect(try await store.storage.apply(.accountDestroyed(account: other, at: 800)) == ApplyResult(changed: 1))
+        #expect(try await store.storage.accounts().first { $0.account == other }?.isLive == true)
+        // A destruction newer than every creation wins.
+        #expect(try await store.storage.apply(.accountDestroyed(account: other, at: 1_000)) == ApplyResult())
+        #expect(try await store.storage.accounts().first { $0.account == other }?.isLive == false)
+    }
+
+    @Test(arguments: StorageEngine.allCases)
+    func accountSummariesCountStateAndTheLatestPass(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        try await store.subscribe(account, ["a", "b", "c"], at: 100)
+        try await store.unsubscribe(account, ["gone"], at: 100)
+        _ = try await store.listingPass(account, startedAt: 1_000, listed: [("c", .unknown)], requestedAt: 1_001, remove: false)
+        let pass = try await store.storage.beginPass(account: account, startedAt: 2_000)
+        _ = try await store.storage.markRemovalCandidates(in: pass)
+        try await store.storage.finishPass(pass, at: 2_005, outcome: "held", complete: true, events: [], keepListing: false)
+        _ = try await store.storage.apply(.accountDestroyed(account: "@TOA#_gone", at: 50))
+        let running = try await store.storage.beginPass(account: "@TOA#_running", startedAt: 3_000)
+
+        let summaries = try await store.storage.accountSummaries()
+        #expect(summaries.map(\.record.account) == ["@TOA#_gone", "@TOA#_running", account])
+        let shop = try #require(summaries.last)
+        #expect(shop.state == "live")
+        #expect(shop.subscribed == 3)
+        #expect(shop.tombstones == 1)
+        #expect(shop.lastPass == AccountSummary.LastPass(outcome: "held", startedAt: 2_000, finishedAt: 2_005))
+        #expect(shop.removalCandidates == 3, "the held pass's listing was empty")
+        #expect(shop.removable == 2, "a and b, missing twice in a row: held")
+        #expect(summaries[0].state == "destroyed")
+        #expect(summaries[0].record.destroyedAt == 50)
+        #expect(summaries[0].lastPass == nil)
+        #expect(summaries[1].lastPass == AccountSummary.LastPass(outcome: nil, startedAt: 3_000, finishedAt: nil))
+        try await store.storage.finishPass(running, at: 3_001, outcome: "failed", complete: false, events: [], keepListing: false)
+        // A candidate who unsubscribes meanwhile is no longer pending.
+        try await store.unsubscribe(account, ["a"], at: 2_500)
+        #expect(try await store.storage.accountSummaries().last?.removalCandidates == 2)
+    }
+
+    @Test(arguments: StorageEngine.allCases)
     func accountsFirstSeenInCallbacksAreRememberedAndCounted(engine: StorageEngine) async throws {
         let store = try await engine.makeStore()
         try await store.unsubscribe("@TOA#_seen", ["x"], at: 5)

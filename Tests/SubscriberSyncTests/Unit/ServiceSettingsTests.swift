@@ -143,3 +143,31 @@ import Testing
         #expect(ServiceSettings.Key.sdkappid.environmentVariable == "SUBSCRIBER_SYNC_SDKAPPID")
     }
 }
+
+@Suite struct UnknownSettingsTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory() }
+
+    @Test func unknownConfigKeysAreRefusedWithTheClosestKnownKey() async throws {
+        let file = directory.file("config.yaml")
+        try "sdkappid: 1400000000\nreconcileIntervall: 5m\nremovalRatioFlor: 3\ncallbackToken: s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try await ServiceSettings.load(flags: [:], configFile: file, environment: [:])
+            Issue.record("an unknown key was accepted")
+        } catch let error as UnknownSettings.InConfigFile {
+            #expect(error.keys.map(\.key) == ["reconcileIntervall", "removalRatioFlor", "callbackToken"])
+            #expect(error.keys.map(\.suggestion) == ["reconcileInterval", "removalRatioFloor", "callbackTokenFile"])
+            #expect(!error.description.contains("s3cret"), "values are never repeated: \(error)")
+        }
+        try "sdkappid: 1400000000\nremovalRatioFloor: 3\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try await ServiceSettings.load(flags: [:], configFile: file, environment: [:]).removalGuard.removalRatioFloor == 3)
+    }
+
+    @Test func unknownEnvironmentVariablesOnlyWarn() async throws {
+        let settings = try await ServiceSettings.load(flags: [.sdkappid: ["1"]], configFile: nil, environment: [
+            "SUBSCRIBER_SYNC_LOG_LEVEL": "debug", "SUBSCRIBER_SYNC_MAX_REMOVALZ": "3", "OTHER_VARIABLE": "x",
+        ])
+        #expect(settings.logLevel == "debug")
+        #expect(settings.warnings == ["unknown environment variable SUBSCRIBER_SYNC_MAX_REMOVALZ is ignored (did you mean SUBSCRIBER_SYNC_MAX_REMOVALS?)"])
+    }
+}

@@ -113,6 +113,10 @@ enum PostgresSchema {
             """,
             "INSERT INTO reconcile_lease (id, holder, epoch, expires, last_started) VALUES (1, NULL, 0, 0, NULL)",
         ]),
+        (2, [
+            // A creation newer than the destruction makes an account live again (`AccountRecord`).
+            "ALTER TABLE accounts ADD COLUMN created_at BIGINT",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -123,12 +123,41 @@ public final class PostgresStorage: SubscriberStorage {
     public func accounts() async throws -> [AccountRecord] {
         try await read { [logger] connection in
             var accounts: [AccountRecord] = []
-            for try await (account, destroyedAt) in try await connection.query("""
-                SELECT account, destroyed_at FROM accounts ORDER BY account
-                """, logger: logger).decode((String, Int64?).self) {
-                accounts.append(AccountRecord(account: account, destroyedAt: destroyedAt))
+            for try await (account, destroyedAt, createdAt) in try await connection.query("""
+                SELECT account, destroyed_at, created_at FROM accounts ORDER BY account
+                """, logger: logger).decode((String, Int64?, Int64?).self) {
+                accounts.append(AccountRecord(account: account, destroyedAt: destroyedAt, createdAt: createdAt))
             }
             return accounts
+        }
+    }
+
+    public func accountSummaries() async throws -> [AccountSummary] {
+        try await read { [logger] connection in
+            var summaries: [AccountSummary] = []
+            let rows = try await connection.query("""
+                SELECT a.account, a.destroyed_at, a.created_at, a.first_seen,
+                    (SELECT COUNT(*) FROM subscribers s WHERE s.account = a.account AND s.subscribed),
+                    (SELECT COUNT(*) FROM subscribers s WHERE s.account = a.account AND NOT s.subscribed),
+                    p.outcome, p.started_at, p.finished_at,
+                    (SELECT COUNT(*) FROM removal_candidates c JOIN subscribers s USING (account, subscriber)
+                        WHERE c.account = a.account AND s.subscribed),
+                    (SELECT COUNT(*) FROM removal_candidates c JOIN subscribers s USING (account, subscriber)
+                        WHERE c.account = a.account AND s.subscribed AND c.misses >= 2)
+                FROM accounts a
+                LEFT JOIN scans p ON p.id = (SELECT MAX(id) FROM scans WHERE account = a.account)
+                ORDER BY a.account
+                """, logger: logger)
+            for try await row in rows {
+                let (account, destroyedAt, createdAt, firstSeen, subscribed, tombstones, outcome, startedAt, finishedAt, candidates, removable)
+                    = try row.decode((String, Int64?, Int64?, Int64, Int64, Int64, String?, Int64?, Int64?, Int64, Int64).self)
+                summaries.append(AccountSummary(
+                    record: AccountRecord(account: account, destroyedAt: destroyedAt, createdAt: createdAt), firstSeen: firstSeen,
+                    subscribed: Int(subscribed), tombstones: Int(tombstones),
+                    lastPass: startedAt.map { AccountSummary.LastPass(outcome: outcome, startedAt: $0, finishedAt: finishedAt) },
+                    removalCandidates: Int(candidates), removable: Int(removable)))
+            }
+            return summaries
         }
     }
 

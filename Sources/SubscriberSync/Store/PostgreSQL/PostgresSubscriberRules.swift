@@ -32,6 +32,8 @@ struct PostgresSubscriberRules: Sendable {
             return result
         case .accountDestroyed(let account, let time):
             return try await destroyAccount(account, at: time, recordedAt: recordedAt, on: connection)
+        case .accountCreated(let account, let time):
+            return try await createAccount(account, at: time, recordedAt: recordedAt, on: connection)
         }
     }
 
@@ -306,6 +308,23 @@ struct PostgresSubscriberRules: Sendable {
                                     recordedAt: recordedAt, on: connection, logger: logger)
         }
         return changed
+    }
+
+    /// Records the newest creation (see `SQLiteSubscriberRules.createAccount`). The row lock orders
+    /// it against a concurrent destruction or creation.
+    private func createAccount(_ account: String, at time: Int64, recordedAt: Int64, on connection: PostgresConnection) async throws -> ApplyResult {
+        try await lockAndRemember(account, seenAt: recordedAt, exclusive: false, on: connection)
+        var found: AccountRecord?
+        for try await (destroyedAt, createdAt) in try await connection.query("""
+            SELECT destroyed_at, created_at FROM accounts WHERE account = \(account) FOR UPDATE
+            """, logger: logger).decode((Int64?, Int64?).self) {
+            found = AccountRecord(account: account, destroyedAt: destroyedAt, createdAt: createdAt)
+        }
+        guard let before = found else { return ApplyResult(ignored: 1) }
+        let after = before.created(at: time)
+        guard after != before else { return ApplyResult(ignored: 1) }
+        try await connection.query("UPDATE accounts SET created_at = \(after.createdAt) WHERE account = \(account)", logger: logger)
+        return ApplyResult(changed: 1, revived: !before.isLive && after.isLive)
     }
 
     /// Everyone subscribed at or before `time` leaves, and the account keeps a tombstone that voids

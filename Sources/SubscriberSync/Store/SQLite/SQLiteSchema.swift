@@ -119,6 +119,10 @@ enum SQLiteSchema {
                 INSERT INTO reconcile_lease (id, holder, epoch, expires, last_started) VALUES (1, NULL, 0, 0, NULL);
                 """)
         }
+        migrator.registerMigration("v6-account-created") { db in
+            // A creation newer than the destruction makes an account live again (`AccountRecord`).
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN created_at INTEGER")
+        }
         return migrator
     }
 }

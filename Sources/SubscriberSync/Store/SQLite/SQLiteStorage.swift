@@ -70,8 +70,33 @@ public final class SQLiteStorage: SubscriberStorage {
 
     public func accounts() async throws -> [AccountRecord] {
         try await database().read { db in
-            try Row.fetchAll(db, sql: "SELECT account, destroyed_at FROM accounts ORDER BY account").map {
-                AccountRecord(account: $0[0], destroyedAt: $0[1])
+            try Row.fetchAll(db, sql: "SELECT account, destroyed_at, created_at FROM accounts ORDER BY account").map {
+                AccountRecord(account: $0[0], destroyedAt: $0[1], createdAt: $0[2])
+            }
+        }
+    }
+
+    public func accountSummaries() async throws -> [AccountSummary] {
+        try await database().read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT a.account, a.destroyed_at, a.created_at, a.first_seen,
+                    (SELECT COUNT(*) FROM subscribers s WHERE s.account = a.account AND s.subscribed = 1),
+                    (SELECT COUNT(*) FROM subscribers s WHERE s.account = a.account AND s.subscribed = 0),
+                    p.outcome, p.started_at, p.finished_at,
+                    (SELECT COUNT(*) FROM removal_candidates c JOIN subscribers s USING (account, subscriber)
+                        WHERE c.account = a.account AND s.subscribed = 1),
+                    (SELECT COUNT(*) FROM removal_candidates c JOIN subscribers s USING (account, subscriber)
+                        WHERE c.account = a.account AND s.subscribed = 1 AND c.misses >= 2)
+                FROM accounts a
+                LEFT JOIN scans p ON p.id = (SELECT MAX(id) FROM scans WHERE account = a.account)
+                ORDER BY a.account
+                """).map { row in
+                let startedAt: Int64? = row[7]
+                return AccountSummary(
+                    record: AccountRecord(account: row[0], destroyedAt: row[1], createdAt: row[2]), firstSeen: row[3],
+                    subscribed: row[4], tombstones: row[5],
+                    lastPass: startedAt.map { AccountSummary.LastPass(outcome: row[6], startedAt: $0, finishedAt: row[8]) },
+                    removalCandidates: row[9], removable: row[10])
             }
         }
     }

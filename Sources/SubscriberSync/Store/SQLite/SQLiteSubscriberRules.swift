@@ -11,6 +11,8 @@ struct SQLiteSubscriberRules: Sendable {
             return try apply(facts, data: prepared.dataWithoutFields, recordedAt: recordedAt, in: db)
         case .accountDestroyed(let account, let time):
             return try destroyAccount(account, at: time, recordedAt: recordedAt, in: db)
+        case .accountCreated(let account, let time):
+            return try createAccount(account, at: time, recordedAt: recordedAt, in: db)
         }
     }
 
@@ -170,6 +172,20 @@ struct SQLiteSubscriberRules: Sendable {
             result.changed += 1
         }
         return result
+    }
+
+    /// Records the newest creation; subscribers are untouched (the destruction already unsubscribed
+    /// everyone it covered, and its tombstone keeps voiding older facts).
+    private func createAccount(_ account: String, at time: Int64, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        try rememberAccount(account, seenAt: recordedAt, in: db)
+        guard let row = try Row.fetchOne(db, sql: "SELECT destroyed_at, created_at FROM accounts WHERE account = ?", arguments: [account]) else {
+            return ApplyResult(ignored: 1)
+        }
+        let before = AccountRecord(account: account, destroyedAt: row[0], createdAt: row[1])
+        let after = before.created(at: time)
+        guard after != before else { return ApplyResult(ignored: 1) }
+        try db.execute(sql: "UPDATE accounts SET created_at = ? WHERE account = ?", arguments: [after.createdAt, account])
+        return ApplyResult(changed: 1, revived: !before.isLive && after.isLive)
     }
 
     /// Accounts first seen in a callback are remembered, so that the reconciler covers them too.

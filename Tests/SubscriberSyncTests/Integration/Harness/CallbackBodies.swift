@@ -18,9 +18,10 @@ enum CallbackBodies {
         return json(object)
     }
 
-    static func accountDestroyed(account: String, eventTime: Int64) -> [UInt8] {
+    /// An account-level callback: `CallbackAfterOfficialAccountDestroyed` or `CallbackAfterCreateOfficialAccount`.
+    static func accountCallback(_ command: String, account: String, eventTime: Int64) -> [UInt8] {
         json([
-            "CallbackCommand": IntegrationDefaults.destroyedCommand,
+            "CallbackCommand": command,
             "Official_Account": account,
             "Owner_Account": "owner",
             "Name": "integration",

@@ -82,7 +82,12 @@ struct CallbackClient: Sendable {
 
     func destroyAccount(_ account: String = IntegrationDefaults.account, eventTime: Int64) async throws -> CallbackReply {
         try await postSigned(command: IntegrationDefaults.destroyedCommand,
-                             body: CallbackBodies.accountDestroyed(account: account, eventTime: eventTime))
+                             body: CallbackBodies.accountCallback(IntegrationDefaults.destroyedCommand, account: account, eventTime: eventTime))
+    }
+
+    func createAccount(_ account: String = IntegrationDefaults.account, eventTime: Int64) async throws -> CallbackReply {
+        try await postSigned(command: IntegrationDefaults.createdCommand,
+                             body: CallbackBodies.accountCallback(IntegrationDefaults.createdCommand, account: account, eventTime: eventTime))
     }
 
     /// GET `path` on the service: (status, body).

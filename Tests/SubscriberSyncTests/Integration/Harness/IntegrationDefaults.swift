@@ -6,6 +6,7 @@ enum IntegrationDefaults {
     static let addCommand = "OfficialAccount.CallbackAfterAddSubscriber"
     static let deleteCommand = "OfficialAccount.CallbackAfterDeleteSubscriber"
     static let destroyedCommand = "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
+    static let createdCommand = "OfficialAccount.CallbackAfterCreateOfficialAccount"
     /// 2023-11-14T22:13:20Z, in milliseconds: a base for EventTime values.
     static let baseEventTime: Int64 = 1_700_000_000_000
 }
