@@ -29,11 +29,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLiteConfig", path: "Sources/CSQLiteConfig", providers: [.apt(["libsqlite3-dev"])]),
+        // Reserving an event line's blocks before writing it (glibc's fallocate).
+        .systemLibrary(name: "CFileSpace", path: "Sources/CFileSpace"),
         .target(
             name: "SubscriberSync",
             dependencies: [
                 "CZlib",
                 "CSQLiteConfig",
+                "CFileSpace",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -11,11 +11,19 @@ public struct CallbackHandler: Sendable {
     let storage: any SubscriberStorage
     let logger: Logger
     let metrics = CallbackMetrics()
+    let health: CommitHealth
+    /// Refusals for a failing store: in a long outage every callback fails the same way.
+    let commitFailures: FailureLog
 
-    public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger) {
+    public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger, health: CommitHealth = CommitHealth()) {
         self.verifier = verifier
         self.storage = storage
         self.logger = logger
+        self.health = health
+        commitFailures = FailureLog(
+            logger: logger, metricKind: "callback_commit",
+            recovered: "callbacks are committed again; the database takes writes",
+            summary: { count, seconds, reason in "refused \(FailureLog.grouped(count)) callbacks in the last \(seconds) s: \(reason)" })
     }
 
     public func handle(_ request: Request) async -> Response {
@@ -42,8 +50,10 @@ public struct CallbackHandler: Sendable {
             let outcome = try await apply(command)
             return (CallbackAnswer.ok(), command.name, outcome)
         } catch {
-            let level: Logger.Level = error.reason == .storageUnavailable ? .error : .info
-            logger.log(level: level, "callback refused", metadata: ["reason": "\(error.reason.rawValue)", "detail": "\(error.message)"])
+            // A failing store is logged where it fails (rate-limited); other refusals here.
+            if error.reason != .storageUnavailable {
+                logger.info("callback refused", metadata: ["reason": "\(error.reason.rawValue)", "detail": "\(error.message)"])
+            }
             return (CallbackAnswer.refused(error), query.callbackCommand, "refused_\(error.reason.rawValue)")
         }
     }
@@ -56,9 +66,13 @@ public struct CallbackHandler: Sendable {
         do {
             result = try await storage.apply(change)
         } catch {
-            logger.error("could not commit callback", metadata: ["error": "\(error)"])
+            health.failed()
+            commitFailures.failed("could not commit a callback; refusing callbacks with 503 until the database takes writes again",
+                                  reason: "\(error)")
             throw CallbackRefusal(.storageUnavailable, "storage unavailable; retry later")
         }
+        health.succeeded()
+        commitFailures.succeeded()
         if result.revived, case .accountCreated(let account, let time) = change {
             logger.notice("official account created again after its destruction: reconciling it again",
                           metadata: ["account": "\(account)", "created_at": "\(Timestamps.rfc3339(milliseconds: time))"])

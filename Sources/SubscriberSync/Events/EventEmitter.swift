@@ -23,12 +23,23 @@ public final class EventEmitter: Service {
     private let leaseDurationMilliseconds: Int64
     private let reopenRequested = Atomic<Bool>(false)
     private let lease = Mutex<EmitterLeaseGrant?>(nil)
+    /// How long writes to the output may fail before this process hands the lease on, so that a
+    /// replica whose output works takes over (a full disk, a closed pipe).
+    private let giveUpAfter: Duration
+    private let writeFailures: FailureLog
+    private let storeFailures: FailureLog
+
+    /// The output failed (as opposed to the store).
+    struct OutputFailure: Error, CustomStringConvertible {
+        var underlying: any Error
+        var description: String { "\(underlying)" }
+    }
 
     /// With a 6 s lease renewed every 2 s and contenders retrying every second, a crashed holder is
     /// replaced within 7 s.
     public init(store: any EventStore, sink makeSink: @escaping @Sendable () throws -> any EventSink, holder: String, logger: Logger,
                 batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2),
-                linger: Duration = .milliseconds(20), leaseDurationMilliseconds: Int64 = 6_000) {
+                linger: Duration = .milliseconds(20), leaseDurationMilliseconds: Int64 = 6_000, giveUpAfter: Duration = .seconds(10)) {
         self.store = store
         self.makeSink = makeSink
         self.holder = holder
@@ -38,6 +49,13 @@ public final class EventEmitter: Service {
         self.renewInterval = renewInterval
         self.linger = linger
         self.leaseDurationMilliseconds = leaseDurationMilliseconds
+        self.giveUpAfter = giveUpAfter
+        writeFailures = FailureLog(
+            logger: logger, metricKind: "events_write", recovered: "events are written again",
+            summary: { count, seconds, reason in "\(FailureLog.grouped(count)) event writes failed in the last \(seconds) s: \(reason)" })
+        storeFailures = FailureLog(
+            logger: logger, metricKind: "emitter_store", recovered: "the event emitter reaches the store again",
+            summary: { count, seconds, reason in "the event emitter failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
     }
 
     /// Whether this process currently holds the emitter lease.
@@ -53,8 +71,17 @@ public final class EventEmitter: Service {
         let clock = ContinuousClock()
         var lastRenew = clock.now - renewInterval
         var warnedWaiting = false
+        var writesFailingSince: ContinuousClock.Instant?
+        var standDownUntil: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                if let until = standDownUntil {
+                    guard clock.now >= until else {
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                    standDownUntil = nil
+                }
                 if !isHoldingLease || clock.now - lastRenew >= renewInterval {
                     let acquired = try await acquire()
                     lastRenew = clock.now
@@ -72,6 +99,9 @@ public final class EventEmitter: Service {
                     }
                 }
                 let written = try await emitBatch()
+                writesFailingSince = nil
+                writeFailures.succeeded()
+                storeFailures.succeeded()
                 if written == 0 {
                     try? await Task.sleep(for: pollInterval)
                 } else if written < batchSize {
@@ -79,8 +109,24 @@ public final class EventEmitter: Service {
                     // the events file and a checkpoint commit that competes with callbacks.
                     try? await Task.sleep(for: linger)
                 }
+            } catch let failure as OutputFailure {
+                writeFailures.failed("could not write events; retrying (they wait in the outbox)", reason: "\(failure)")
+                let since = writesFailingSince ?? clock.now
+                writesFailingSince = since
+                if isHoldingLease && clock.now - since >= giveUpAfter {
+                    // The lease expires unrenewed anyway while this loop retries; releasing it
+                    // hands over at once, and standing down for a lease's length lets the others'
+                    // once-a-second attempts win it. After that, the normal rules decide.
+                    try? await release()
+                    closeSink()
+                    logger.warning("gave up the event emitter lease after failing to write events for \(giveUpAfter); a process that can write takes over")
+                    writesFailingSince = nil
+                    standDownUntil = clock.now + .milliseconds(leaseDurationMilliseconds)
+                    continue
+                }
+                try? await Task.sleep(for: .seconds(1))
             } catch {
-                logger.error("event emitter failed; retrying", metadata: ["error": "\(error)"])
+                storeFailures.failed("event emitter failed; retrying", reason: "\(error)")
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -132,10 +178,15 @@ public final class EventEmitter: Service {
     @discardableResult
     public func emitBatch() async throws -> Int {
         guard let grant = lease.withLock({ $0 }) else { return 0 }
-        let sink = try openSink()
-        if reopenRequested.exchange(false, ordering: .relaxed) {
-            try sink.reopen()
-            logger.info("reopened event output")
+        let sink: any EventSink
+        do {
+            sink = try openSink()
+            if reopenRequested.exchange(false, ordering: .relaxed) {
+                try sink.reopen()
+                logger.info("reopened event output")
+            }
+        } catch {
+            throw OutputFailure(underlying: error)
         }
         let batch = try await store.nextEvents(for: grant, limit: batchSize)
         guard let last = batch.events.last else { return 0 }
@@ -149,9 +200,13 @@ public final class EventEmitter: Service {
             expected = event.sequence + 1
         }
         // Blocking file I/O (a slow disk, a stalled stdout pipe) runs off the cooperative pool.
-        try await NIOThreadPool.singleton.runIfActive { [events = batch.events] in
-            for event in events { try sink.write(line: event.line) }
-            try sink.sync()
+        do {
+            try await NIOThreadPool.singleton.runIfActive { [events = batch.events] in
+                for event in events { try sink.write(line: event.line) }
+                try sink.sync()
+            }
+        } catch {
+            throw OutputFailure(underlying: error)
         }
         Counter(label: "subscriber_sync_events_written_total").increment(by: batch.events.count)
         let stillHolding = try await store.advanceCheckpoint(to: last.sequence, for: grant)

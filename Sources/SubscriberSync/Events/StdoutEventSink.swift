@@ -27,7 +27,7 @@ public final class StdoutEventSink: EventSink {
     /// or terminal there is nothing to sync.
     public func sync() throws {
         if fdatasync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS {
-            throw EventSinkError(description: "fdatasync of stdout failed: errno \(errno)")
+            throw EventSinkError(description: "fdatasync of stdout failed: \(SystemError.current)")
         }
     }
 

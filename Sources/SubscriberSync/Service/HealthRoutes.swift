@@ -1,7 +1,7 @@
 import Hummingbird
 
-/// `/healthz` (the process answers) and `/readyz` (the database takes writes and the emitter keeps
-/// up), for load balancers and orchestrators.
+/// `/healthz` (the process answers) and `/readyz` (callbacks' commits succeed, a probe commits,
+/// and the emitter keeps up), for load balancers and orchestrators.
 enum HealthRoutes {
     /// Events older than this still waiting in the outbox make the service not ready.
     static let maxEmitterLagMilliseconds: Int64 = 10_000
@@ -10,9 +10,13 @@ enum HealthRoutes {
         router.get("/healthz") { _, _ in json(.ok, #"{"status":"ok"}"#) }
     }
 
-    static func add(to router: Router<BasicRequestContext>, storage: any SubscriberStorage, clock: any WallClock) {
+    static func add(to router: Router<BasicRequestContext>, storage: any SubscriberStorage, commits: CommitHealth, clock: any WallClock) {
         addLiveness(to: router)
         router.get("/readyz") { _, _ in
+            // Callbacks failing now: no probe needed (a small probe may fit where they do not).
+            if commits.isFailing {
+                return json(.serviceUnavailable, #"{"status":"not ready","reason":"callbacks cannot be committed"}"#)
+            }
             do {
                 try await storage.checkWritable()
                 let oldest = try await storage.emitterProgress().oldestPendingRecordedAt

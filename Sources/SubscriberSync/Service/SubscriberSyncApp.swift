@@ -14,6 +14,8 @@ public struct SubscriberSyncApp: Sendable {
     public let emitter: EventEmitter
     /// This process in the store's lease rows (emitter, reconciler).
     public let holder: String
+    /// Callbacks' commits as `/readyz` sees them.
+    let commitHealth: CommitHealth
     let clock: any WallClock
     let logger: Logger
     /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
@@ -26,6 +28,7 @@ public struct SubscriberSyncApp: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
+        commitHealth = CommitHealth(clock: clock)
         storage = Self.makeStorage(settings.database, sdkAppID: settings.sdkAppID, clock: clock, logger: logger)
         let (events, rotateBytes) = (settings.events, settings.eventsRotateBytes)
         let makeSink: @Sendable () throws -> any EventSink = sink ?? {
@@ -57,7 +60,7 @@ public struct SubscriberSyncApp: Sendable {
         let handler = CallbackHandler(
             verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
                                        requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
-            storage: storage, logger: logger
+            storage: storage, logger: logger, health: commitHealth
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
         if settings.metricsPort == nil {
@@ -71,7 +74,7 @@ public struct SubscriberSyncApp: Sendable {
 
     /// `/metrics`, `/healthz` and `/readyz`: on the callback listener, or on `--metrics-listen`.
     func addObservability(to router: Router<BasicRequestContext>) {
-        HealthRoutes.add(to: router, storage: storage, clock: clock)
+        HealthRoutes.add(to: router, storage: storage, commits: commitHealth, clock: clock)
         if let metrics { MetricsRoute.add(to: router, registry: metrics, storage: storage) }
     }
 

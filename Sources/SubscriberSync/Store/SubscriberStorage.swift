@@ -27,7 +27,8 @@ public protocol SubscriberStorage: EventStore {
     /// may share a transaction (group commit); a failing change never undoes another.
     func apply(_ change: StoreChange) async throws -> ApplyResult
 
-    /// A proof that a change could commit now, for readiness checks.
+    /// A proof that a change can commit now, for readiness checks: a real, durable commit on the
+    /// callbacks' path (taking a lock alone succeeds on a full disk).
     func checkWritable() async throws
 
     // MARK: Accounts

@@ -17,7 +17,7 @@ public enum FileDescriptorIO {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw WriteError(description: "write to \(what) failed: errno \(errno)")
+                throw WriteError(description: "write to \(what) failed: \(SystemError.current)")
             }
             offset += written
         }

@@ -17,6 +17,9 @@ public final class TencentClient: Sendable {
     private let logger: Logger
     private let transientBackoff: Backoff
     private let slowDownBackoff: Backoff
+    /// Failed attempts: one line for the first of a run, then a count every 10 s (a long outage
+    /// fails every attempt of every page the same way).
+    private let failures: FailureLog
 
     public init(configuration: TencentClientConfiguration, httpClient: HTTPClient = .shared, logger: Logger,
                 clock: any WallClock = SystemWallClock(), transientBackoff: Backoff = .transient, slowDownBackoff: Backoff = .slowDown) {
@@ -28,6 +31,9 @@ public final class TencentClient: Sendable {
         self.logger = logger
         self.transientBackoff = transientBackoff
         self.slowDownBackoff = slowDownBackoff
+        failures = FailureLog(
+            logger: logger, clock: clock, recovered: "REST calls succeed again",
+            summary: { count, seconds, reason in "\(FailureLog.grouped(count)) REST calls failed in the last \(seconds) s: \(reason)" })
     }
 
     /// One page of an account's subscribers.
@@ -58,10 +64,13 @@ public final class TencentClient: Sendable {
             switch outcome {
             case .success(let value):
                 RESTMetrics.record(command: command, result: "0")
+                failures.succeeded()
                 return value
             case .failure(var error):
                 error.attempts = attempt
                 RESTMetrics.record(command: command, result: error.metricLabel)
+                failures.failed("REST call failed", reason: "\(command): \(error.message)",
+                                metadata: ["command": "\(command)", "attempt": "\(attempt)", "error": "\(error.message)"], level: .warning)
                 let delay: Duration
                 switch error.disposition {
                 case .fail:
@@ -80,9 +89,7 @@ public final class TencentClient: Sendable {
                     guard attempt < configuration.maxAttempts else { throw error }
                     delay = slowDownBackoff.delay(attempt: attempt)
                 }
-                logger.warning("REST call failed; retrying", metadata: [
-                    "command": "\(command)", "attempt": "\(attempt)", "error": "\(error.message)", "retry_in_ms": "\(delay.milliseconds)",
-                ])
+                logger.debug("retrying a REST call", metadata: ["command": "\(command)", "attempt": "\(attempt)", "retry_in_ms": "\(delay.milliseconds)"])
                 do {
                     try await Task.sleep(for: delay)
                 } catch {

@@ -4,7 +4,7 @@ import NIOCore
 import Testing
 
 /// Refused callbacks store nothing, emit nothing, and leave the service up.
-@Suite("Integration: refused inputs", .timeLimit(.minutes(1)))
+@Suite("Integration: refused inputs", .timeLimit(.minutes(3)))
 struct IntegrationRefusedInputTests {
     static let add = IntegrationDefaults.addCommand
     static let delete = IntegrationDefaults.deleteCommand

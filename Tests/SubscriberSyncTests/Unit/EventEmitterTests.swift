@@ -47,7 +47,8 @@ import Testing
         let sink = MemoryEventSink()
         sink.failWrites(true)
         let emitter = emitter(store.storage, sink)
-        await #expect(throws: EventSinkError.self) { try await emitter.emitPendingIfFree() }
+        let failure = await #expect(throws: EventEmitter.OutputFailure.self) { try await emitter.emitPendingIfFree() }
+        #expect(failure?.underlying is EventSinkError, "the output's own error, told apart from the store's")
         #expect(try await store.storage.emitterProgress().checkpoint == 0)
         sink.failWrites(false)
         // The failed run still holds its (unexpired) lease; the same holder takes it again.

@@ -123,6 +123,13 @@ enum SQLiteSchema {
             // A creation newer than the destruction makes an account live again (`AccountRecord`).
             try db.execute(sql: "ALTER TABLE accounts ADD COLUMN created_at INTEGER")
         }
+        migrator.registerMigration("v7-readiness-probe") { db in
+            // `/readyz` commits to this row: only a commit proves that callbacks can commit.
+            try db.execute(sql: """
+                CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+                INSERT INTO readiness_probe (id, at) VALUES (1, 0);
+                """)
+        }
         return migrator
     }
 }

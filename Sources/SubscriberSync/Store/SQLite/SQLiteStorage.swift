@@ -52,18 +52,38 @@ public final class SQLiteStorage: SubscriberStorage {
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
         let rules = self.rules
         let prepared = PreparedChange(change)
-        if commits.isRunning {
-            let outcome = try await commits.submit { db, recordedAt in .applied(try rules.apply(prepared, recordedAt: recordedAt, in: db)) }
-            guard case .applied(let result) = outcome else { preconditionFailure("a change commits as a change") }
-            return result
+        do {
+            if commits.isRunning {
+                let outcome = try await commits.submit { db, recordedAt in .applied(try rules.apply(prepared, recordedAt: recordedAt, in: db)) }
+                guard case .applied(let result) = outcome else { preconditionFailure("a change commits as a change") }
+                return result
+            }
+            let clock = self.clock
+            return try await database().write { db in try rules.apply(prepared, recordedAt: clock.nowMilliseconds(), in: db) }
+        } catch {
+            throw SQLiteFailure(error)
         }
-        let clock = self.clock
-        return try await database().write { db in try rules.apply(prepared, recordedAt: clock.nowMilliseconds(), in: db) }
     }
 
+    /// A real commit, in the callbacks' group commit while serving: taking the write lock alone
+    /// succeeds on a full disk, where every commit fails.
     public func checkWritable() async throws {
-        // BEGIN IMMEDIATE takes the write lock: proof that a callback could commit now.
-        try await database().writeWithoutTransaction { db in try db.inTransaction(.immediate) { .rollback } }
+        let probe: @Sendable (Database, Int64) throws -> Void = { db, now in
+            try db.execute(sql: "UPDATE readiness_probe SET at = ? WHERE id = 1", arguments: [now])
+        }
+        do {
+            if commits.isRunning {
+                _ = try await commits.submit { db, recordedAt in
+                    try probe(db, recordedAt)
+                    return .probed
+                }
+            } else {
+                let now = clock.nowMilliseconds()
+                try await database().write { db in try probe(db, now) }
+            }
+        } catch {
+            throw SQLiteFailure(error)
+        }
     }
 
     // MARK: Accounts
@@ -126,12 +146,16 @@ public final class SQLiteStorage: SubscriberStorage {
         let advance: @Sendable (Database) throws -> Bool = { db in
             try SQLiteEmitterLease.advance(checkpoint: sequence, lease: lease, expires: expires, in: db)
         }
-        if commits.isRunning {
-            let outcome = try await commits.submit { db, _ in .advanced(try advance(db)) }
-            guard case .advanced(let advanced) = outcome else { preconditionFailure("a checkpoint commits as a checkpoint") }
-            return advanced
+        do {
+            if commits.isRunning {
+                let outcome = try await commits.submit { db, _ in .advanced(try advance(db)) }
+                guard case .advanced(let advanced) = outcome else { preconditionFailure("a checkpoint commits as a checkpoint") }
+                return advanced
+            }
+            return try await database().write(advance)
+        } catch {
+            throw SQLiteFailure(error)
         }
-        return try await database().write(advance)
     }
 
     public func releaseEmitterLease(_ lease: EmitterLeaseGrant) async throws {
@@ -318,4 +342,5 @@ final class SQLiteConnection: Sendable {
 enum SQLiteWriteOutcome: Sendable {
     case applied(ApplyResult)
     case advanced(Bool)
+    case probed
 }

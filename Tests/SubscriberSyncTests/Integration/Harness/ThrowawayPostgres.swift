@@ -23,8 +23,9 @@ final class ThrowawayPostgres: Sendable {
 
     /// Creates, starts and prepares a cluster on a free port. Needs root (CI runs as root) to act
     /// as the `postgres` user, which initdb requires.
-    static func start() async throws -> ThrowawayPostgres {
-        let directory = "/tmp/subscriber-sync-pg-\(UUID().uuidString.prefix(8))"
+    /// `directory`: where the cluster lives (a small filesystem of the test's); else a new one.
+    static func start(in given: String? = nil) async throws -> ThrowawayPostgres {
+        let directory = given ?? "/tmp/subscriber-sync-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try freePort()
         let server = ThrowawayPostgres(directory: directory, port: port)

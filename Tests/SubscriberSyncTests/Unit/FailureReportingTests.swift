@@ -1,0 +1,61 @@
+import Testing
+@testable import SubscriberSync
+
+@Suite struct FailureReportingTests {
+    func failureLog(_ log: CapturedLog, clock: FakeClock) -> FailureLog {
+        FailureLog(logger: log.logger, clock: clock, recovered: "back",
+                   summary: { count, seconds, reason in "refused \(FailureLog.grouped(count)) callbacks in the last \(seconds) s: \(reason)" })
+    }
+
+    @Test func theFirstFailureInFullThenOneSummaryPerIntervalThenTheRecovery() {
+        let log = CapturedLog()
+        let clock = FakeClock()
+        let failures = failureLog(log, clock: clock)
+        failures.succeeded()
+        #expect(log.all.isEmpty, "a success outside a run logs nothing")
+        for _ in 0..<7_713 {
+            failures.failed("could not commit", reason: "database or disk is full")
+            clock.advance(milliseconds: 1)
+        }
+        // 7,713 ms: the first line only; the next failure after 10 s brings the summary.
+        #expect(log.all == ["error could not commit"])
+        clock.advance(milliseconds: 2_287)
+        failures.failed("could not commit", reason: "database or disk is full")
+        #expect(log.all.last == "error refused 7,713 callbacks in the last 10 s: database or disk is full")
+        failures.failed("could not commit", reason: "still full")
+        #expect(log.all.count == 2)
+        failures.succeeded()
+        #expect(log.all.last == "notice back")
+        failures.succeeded()
+        failures.failed("could not commit", reason: "again")
+        #expect(log.all.count == 4 && log.all.last == "error could not commit", "a new run starts in full")
+    }
+
+    @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (7_712, "7,712"), (1_234_567, "1,234,567")])
+    func countsAreGrouped(count: Int, text: String) {
+        #expect(FailureLog.grouped(count) == text)
+    }
+
+    @Test func osErrorsAreNamed() {
+        #expect(SystemError.describe(28) == "No space left on device (errno 28)")
+        #expect(SystemError.describe(32) == "Broken pipe (errno 32)")
+    }
+
+    @Test func commitsAreFailingFromTheFirstFailureUntilASuccessOrFiveQuietSeconds() {
+        let clock = FakeClock()
+        let health = CommitHealth(clock: clock)
+        health.succeeded()
+        #expect(!health.isFailing)
+        health.failed()
+        #expect(health.isFailing)
+        clock.advance(milliseconds: 1)
+        health.succeeded()
+        #expect(!health.isFailing, "a commit succeeded")
+        clock.advance(milliseconds: 1)
+        health.failed()
+        clock.advance(milliseconds: 4_999)
+        #expect(health.isFailing)
+        clock.advance(milliseconds: 1)
+        #expect(!health.isFailing, "no failure for 5 s: the probe decides")
+    }
+}
