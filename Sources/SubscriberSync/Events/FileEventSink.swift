@@ -10,7 +10,15 @@ public final class FileEventSink: EventSink {
     public let path: String
     public let rotateBytes: Int64?
     private let clock: any WallClock
-    struct OpenFile { var fd: Int32; var size: Int64 }
+    struct OpenFile {
+        var fd: Int32
+        var size: Int64
+        /// Blocks are reserved up to here (see `reserve`).
+        var reserved: Int64 = 0
+    }
+
+    /// Space is reserved a megabyte at a time: one syscall per megabyte of events, not per line.
+    static let reservation: Int64 = 1 << 20
     private let file: Mutex<OpenFile?>
 
     public init(path: String, rotateBytes: Int64? = nil, clock: any WallClock = SystemWallClock()) throws {
@@ -55,7 +63,7 @@ public final class FileEventSink: EventSink {
                 try rotate(&file)
             }
             do {
-                try Self.reserve(line.count, after: file!.size, in: file!.fd, path: path)
+                try Self.reserve(line.count, in: &file!, path: path)
                 try FileDescriptorIO.writeAll(fd: file!.fd, line, what: path)
             } catch {
                 // Part of the line may be in the file: reopen before the retry, so that the
@@ -69,13 +77,24 @@ public final class FileEventSink: EventSink {
     }
 
     /// Allocates the line's blocks before writing it, so that a full disk refuses the whole line
-    /// instead of leaving half of it for shippers to read. Where the filesystem cannot reserve
-    /// space this way, the write goes ahead (and a partial line is terminated on the retry).
-    private static func reserve(_ count: Int, after size: Int64, in fd: Int32, path: String) throws {
-        guard fallocate(fd, subscriber_sync_falloc_keep_size, Int(size), count) != 0 else { return }
-        let code = errno
-        if code == EOPNOTSUPP || code == ENOSYS || code == EINTR { return }
-        throw EventSinkError(description: "write to \(path) failed: \(SystemError.describe(code))")
+    /// instead of leaving half of it for shippers to read: a megabyte ahead while there is room,
+    /// the line alone when there is not. The file's length does not change. Where the filesystem
+    /// cannot reserve space this way, the write goes ahead (and a partial line is terminated on
+    /// the retry).
+    private static func reserve(_ count: Int, in file: inout OpenFile, path: String) throws {
+        let end = file.size + Int64(count)
+        guard end > file.reserved else { return }
+        for length in [max(Int64(count), reservation), Int64(count)] {
+            if fallocate(file.fd, subscriber_sync_falloc_keep_size, Int(file.size), Int(length)) == 0 {
+                file.reserved = file.size + length
+                return
+            }
+            let code = errno
+            if code == EOPNOTSUPP || code == ENOSYS || code == EINTR { return }
+            if code != ENOSPC || length == Int64(count) {
+                throw EventSinkError(description: "write to \(path) failed: \(SystemError.describe(code))")
+            }
+        }
     }
 
     /// fdatasync, not fsync: it persists the appended bytes and the new file size (what a reader

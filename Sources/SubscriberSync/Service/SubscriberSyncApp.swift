@@ -21,15 +21,16 @@ public struct SubscriberSyncApp: Sendable {
     /// Where `/metrics` reads from; nil when no metrics backend is bootstrapped (tests).
     let metrics: PrometheusCollectorRegistry?
 
-    /// `sink` replaces the configured event output (tests).
+    /// `sink` and `storage` replace the configured event output and store (tests).
     public init(settings: ServiceSettings, logger: Logger, clock: any WallClock = SystemWallClock(),
-                sink: (@Sendable () throws -> any EventSink)? = nil, metrics: PrometheusCollectorRegistry? = nil) {
+                sink: (@Sendable () throws -> any EventSink)? = nil, storage: (any SubscriberStorage)? = nil,
+                metrics: PrometheusCollectorRegistry? = nil) {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
         commitHealth = CommitHealth(clock: clock)
-        storage = Self.makeStorage(settings.database, sdkAppID: settings.sdkAppID, clock: clock, logger: logger)
+        self.storage = storage ?? Self.makeStorage(settings.database, sdkAppID: settings.sdkAppID, clock: clock, logger: logger)
         let (events, rotateBytes) = (settings.events, settings.eventsRotateBytes)
         let makeSink: @Sendable () throws -> any EventSink = sink ?? {
             switch events {
@@ -38,7 +39,7 @@ public struct SubscriberSyncApp: Sendable {
             }
         }
         holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
-        emitter = EventEmitter(store: storage, sink: makeSink, holder: holder, logger: logger)
+        emitter = EventEmitter(store: self.storage, sink: makeSink, holder: holder, logger: logger)
     }
 
     /// The engine `location` names. `existingOnly` opens a SQLite file only if it exists and is up
@@ -112,7 +113,7 @@ public struct SubscriberSyncApp: Sendable {
     /// The whole service as one Hummingbird application (a `Service`) whose own services are the
     /// store's, the emitter, the SIGHUP reopener, the reconciler and the metrics listener.
     /// `onListening` gets the bound callback port.
-    public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some Service {
+    public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some ApplicationProtocol {
         let logger = self.logger
         var services: [any Service] = storage.services(logger: logger) + [emitter, HangupReopener(emitter: emitter)]
         if settings.reconcileIntervalSeconds == 0 {

@@ -45,12 +45,14 @@ final class CommitQueue<Result: Sendable>: Service, Sendable {
         let (pending, writer, clock, maxBatch) = (self.pending, try self.writer(), self.clock, self.maxBatch)
         let finished = AsyncStream<Void>.makeStream()
         let thread = Thread {
+            // Named from inside: on Linux a name given before `start()` is not applied, and the
+            // thread would pass for one of the cooperative pool's in per-thread profiles.
+            Thread.current.name = "commit-queue"
             while let batch = pending.take(limit: maxBatch) {
                 Self.commit(batch, at: clock.nowMilliseconds(), writer: writer)
             }
             finished.continuation.finish()
         }
-        thread.name = "commit-queue"
         running.store(true, ordering: .releasing)
         thread.start()
         try? await gracefulShutdown()
