@@ -276,6 +276,16 @@ public final class PostgresStorage: SubscriberStorage {
                 """, logger: logger).decode(Int64.self) {
                 subscribed = Int(count)
             }
+            // A pass whose process died left its listing behind (it outlives processes, unlike
+            // SQLite's TEMP table). Passes never overlap (the reconciler lease), so an unfinished
+            // pass of this account is such a one: it failed, and its listing goes.
+            try await connection.query("""
+                WITH abandoned AS (
+                    UPDATE scans SET finished_at = \(startedAt), outcome = 'failed'
+                    WHERE account = \(account) AND finished_at IS NULL RETURNING id
+                )
+                DELETE FROM listing WHERE pass IN (SELECT id FROM abandoned)
+                """, logger: logger)
             var id: Int64 = 0
             for try await value in try await connection.query("""
                 INSERT INTO scans (account, started_at) VALUES (\(account), \(startedAt)) RETURNING id

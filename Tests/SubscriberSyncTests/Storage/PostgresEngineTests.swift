@@ -1,0 +1,36 @@
+import PostgresNIO
+import Testing
+@testable import SubscriberSync
+
+/// What only the PostgreSQL engine has to get right: state that outlives the process.
+@Suite struct PostgresEngineTests {
+    @Test func theListingOfAPassWhoseProcessDiedGoesWithTheNextPassOfItsAccount() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2)
+        try await storage.open()
+        func listingRows() async throws -> [Int64: Int64] {
+            try await TestPostgres.connect(to: location) { connection in
+                var rows: [Int64: Int64] = [:]
+                for try await (pass, count) in try await connection.query("SELECT pass, COUNT(*) FROM listing GROUP BY pass", logger: TestPostgres.logger)
+                    .decode((Int64, Int64).self) {
+                    rows[pass] = count
+                }
+                return rows
+            }
+        }
+        let account = "@TOA#_killed"
+        // A pass that stages its listing and never finishes: its process was killed.
+        let killed = try await storage.beginPass(account: account, startedAt: 1_000)
+        try await storage.stage(["a", "b"].map { TestStore.entry($0, account: account, requestedAt: 1_001) }, in: killed)
+        let other = try await storage.beginPass(account: "@TOA#_other", startedAt: 1_500)
+        try await storage.stage([TestStore.entry("z", account: "@TOA#_other", requestedAt: 1_501)], in: other)
+        #expect(try await listingRows() == [killed.id: 2, other.id: 1])
+
+        let next = try await storage.beginPass(account: account, startedAt: 2_000)
+        #expect(try await listingRows() == [other.id: 1], "another account's listing stays")
+        try await storage.stage([TestStore.entry("a", account: account, requestedAt: 2_001)], in: next)
+        try await storage.finishPass(next, at: 2_005, outcome: "completed", complete: true, events: [], keepListing: false)
+        #expect(try await listingRows() == [other.id: 1])
+        await storage.close()
+    }
+}
