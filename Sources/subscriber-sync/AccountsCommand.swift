@@ -57,8 +57,7 @@ struct AccountsCommand: AsyncParsableCommand {
             return
         }
         // Later than the destruction even when Tencent's clock ran ahead of this host's.
-        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        let createdAt = max(now, destroyedAt + 1)
+        let createdAt = max(SystemWallClock().nowMilliseconds(), destroyedAt + 1)
         let result = try await storage.apply(.accountCreated(account: account, at: createdAt))
         guard result.revived else {
             throw Refused(description: "\(account) did not become live (changed meanwhile?); run accounts again to see its state")

@@ -52,9 +52,12 @@ public struct ServiceSettings: Sendable {
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
 
+        /// What every setting's environment variable starts with.
+        public static let environmentPrefix = "SUBSCRIBER_SYNC_"
+
         /// `SUBSCRIBER_SYNC_` + the key in upper snake case, as swift-configuration derives it.
         public var environmentVariable: String {
-            var name = "SUBSCRIBER_SYNC_"
+            var name = Self.environmentPrefix
             for character in rawValue {
                 if character.isUppercase { name += "_" }
                 name += character.uppercased()

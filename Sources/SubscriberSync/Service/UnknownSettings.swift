@@ -17,8 +17,6 @@ public enum UnknownSettings {
         }
     }
 
-    static let environmentPrefix = "SUBSCRIBER_SYNC_"
-
     /// The file's top-level keys that are not settings.
     static func check(configFile path: String, contents: Data) throws {
         let keys = try topLevelKeys(contents, json: path.hasSuffix(".json"))
@@ -30,7 +28,7 @@ public enum UnknownSettings {
     /// One warning per `SUBSCRIBER_SYNC_*` variable that is not a setting, sorted by name.
     public static func environmentWarnings(_ environment: [String: String]) -> [String] {
         let known = ServiceSettings.Key.allCases.map(\.environmentVariable)
-        return environment.keys.filter { $0.hasPrefix(environmentPrefix) && !known.contains($0) }.sorted().map {
+        return environment.keys.filter { $0.hasPrefix(ServiceSettings.Key.environmentPrefix) && !known.contains($0) }.sorted().map {
             "unknown environment variable \($0) is ignored (did you mean \(closest(to: $0, among: known))?)"
         }
     }
@@ -49,7 +47,7 @@ public enum UnknownSettings {
     /// The known name with the fewest edits from `name`, case aside.
     static func closest(to name: String, among known: [String]) -> String {
         let target = Array(name.lowercased())
-        return known.min { editDistance(target, Array($0.lowercased())) < editDistance(target, Array($1.lowercased())) } ?? ""
+        return known.map { (distance: editDistance(target, Array($0.lowercased())), name: $0) }.min { $0.distance < $1.distance }?.name ?? ""
     }
 
     static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
