@@ -27,14 +27,7 @@ struct AccountsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logging.bootstrap(level: "notice")
-        let location = try store.location()
-        // The sdkappid only names event sources; this command records no event.
-        let storage = SubscriberSyncApp.makeStorage(location, sdkAppID: "", existingOnly: true, logger: logger)
-        do {
-            try await storage.open()
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let storage = try await store.openStorage(logger: logger)
         if let revive {
             try await Self.revive(revive, in: storage, logger: logger)
         } else {

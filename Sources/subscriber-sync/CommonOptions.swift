@@ -82,6 +82,21 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.metricsListen, "Serve /metrics, /healthz and /readyz on this HOST:PORT instead of the callback listener.", default: "the callback listener"))
     var metricsListen: String?
 
+    @Option(name: .customLong("forward"), help: help(.forward, "Pass callbacks on to an existing backend: [PATTERNS=]URL, PATTERNS a comma-separated list of globs on CallbackCommand (such as C2C.*,Group.*); repeatable. Environment: rules separated by ';'.", default: "none"))
+    var forward: [String] = []
+
+    @Option(help: help(.forwardTimeout, "How long a before-callback waits for its target, e.g. 1500ms, 2s.", default: "1500ms"))
+    var forwardTimeout: String?
+
+    @Option(help: help(.forwardBeforeFallback, "Answer to Tencent when a before-callback's target fails or is too slow: allow or deny.", default: "allow"))
+    var forwardBeforeFallback: String?
+
+    @Option(help: help(.forwardTokenFile, "File holding the token that signs forwarded callbacks (else \(ServiceSettings.forwardTokenEnvironment), else the callback token).", default: nil))
+    var forwardTokenFile: String?
+
+    @Option(help: help(.forwardMaxAge, "How long an after-callback is retried before it is dead-lettered, e.g. 24h, 90m.", default: "24h"))
+    var forwardMaxAge: String?
+
     static func help(_ key: ServiceSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -100,9 +115,12 @@ struct CommonOptions: ParsableArguments {
             (.reconcileInterval, reconcileInterval), (.maxRemovals, maxRemovals), (.maxRemovalRatio, maxRemovalRatio),
             (.removalRatioFloor, removalRatioFloor),
             (.logFormat, logFormat), (.metricsListen, metricsListen),
+            (.forwardTimeout, forwardTimeout), (.forwardBeforeFallback, forwardBeforeFallback), (.forwardTokenFile, forwardTokenFile),
+            (.forwardMaxAge, forwardMaxAge),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }
+        if !forward.isEmpty { flags[.forward] = forward }
         return flags
     }
 

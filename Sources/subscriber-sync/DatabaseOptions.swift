@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SubscriberSync
 
 /// `--database` and `--database-password-file` of the commands that only read or touch the store
@@ -22,5 +23,17 @@ struct DatabaseOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// The store, opened: an existing, up-to-date SQLite file or a PostgreSQL database. These
+    /// commands record no event, so no sdkappid is needed to name event sources.
+    func openStorage(logger: Logger) async throws -> any SubscriberStorage {
+        let storage = SubscriberSyncApp.makeStorage(try location(), sdkAppID: "", existingOnly: true, logger: logger)
+        do {
+            try await storage.open()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return storage
     }
 }

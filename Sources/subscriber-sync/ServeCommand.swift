@@ -33,7 +33,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logging.bootstrap(level: settings.logLevel, format: settings.logFormat, warnings: settings.warnings)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Receipt to delivery spans milliseconds (a live target) to a day (retries up to --forward-max-age).
+        factory.durationHistogramBuckets[ForwardMetricNames.delay] = [
+            .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
+            .seconds(60), .seconds(300), .seconds(1_800), .seconds(3_600), .seconds(21_600), .seconds(86_400),
+        ]
+        MetricsSystem.bootstrap(factory)
         let app = SubscriberSyncApp(settings: settings, logger: logger, metrics: registry)
         try await app.run()
     }

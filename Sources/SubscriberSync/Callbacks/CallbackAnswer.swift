@@ -8,6 +8,13 @@ enum CallbackAnswer {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: okBody))
     }
 
+    /// A before-callback's answer from its forward target (or the fallback), passed through.
+    static func relayed(_ answer: BeforeCallbackRelay.Answer) -> Response {
+        var headers = HTTPFields()
+        if let contentType = answer.contentType { headers[.contentType] = contentType }
+        return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: answer.body))
+    }
+
     static func refused(_ refusal: CallbackRefusal) -> Response {
         var writer = JSONObjectWriter()
         writer.string("ActionStatus", "FAIL")

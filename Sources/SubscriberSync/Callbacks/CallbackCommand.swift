@@ -15,6 +15,11 @@ public enum CallbackCommand: Sendable, Equatable {
     public static let afterAccountDestroyed = "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
     public static let afterAccountCreated = "OfficialAccount.CallbackAfterCreateOfficialAccount"
 
+    /// The commands whose bodies subscriber-sync reads; any other is passed on unparsed.
+    public static let interpreted: Set<String> = [
+        afterAddSubscriber, afterDeleteSubscriber, beforeAddSubscriberName, afterAccountDestroyed, afterAccountCreated,
+    ]
+
     public var name: String {
         switch self {
         case .subscribersAdded: Self.afterAddSubscriber

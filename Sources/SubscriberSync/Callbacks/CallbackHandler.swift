@@ -2,7 +2,9 @@ import Hummingbird
 import Logging
 import Metrics
 
-/// Handles one POST on the callback path: verify, parse, commit durably, then answer.
+/// Handles one POST on the callback path: verify, parse, commit durably (with a forward job per
+/// matching `--forward` target), then answer. A before-callback with a matching rule is answered
+/// with its target's answer instead.
 public struct CallbackHandler: Sendable {
     public static let maxBodyBytes = 1 << 20
 
@@ -14,8 +16,15 @@ public struct CallbackHandler: Sendable {
     let health: CommitHealth
     /// Refusals for a failing store: in a long outage every callback fails the same way.
     let commitFailures: FailureLog
+    let forwarding: ForwardOptions
+    let beforeRelay: BeforeCallbackRelay?
+    let clock: any WallClock
 
-    public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger, health: CommitHealth = CommitHealth()) {
+    public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger, health: CommitHealth = CommitHealth(),
+                forwarding: ForwardOptions = ForwardOptions(), beforeRelay: BeforeCallbackRelay? = nil, clock: any WallClock = SystemWallClock()) {
+        self.forwarding = forwarding
+        self.beforeRelay = beforeRelay
+        self.clock = clock
         self.verifier = verifier
         self.storage = storage
         self.logger = logger
@@ -46,8 +55,25 @@ public struct CallbackHandler: Sendable {
             } catch {
                 throw CallbackRefusal(.tooLarge, "body exceeds \(Self.maxBodyBytes) bytes")
             }
-            let command = try parser.parse(body: body, queryCommand: query.callbackCommand)
-            let outcome = try await apply(command)
+            let queryCommand = query.callbackCommand.flatMap { $0.isEmpty ? nil : $0 }
+            if let queryCommand, ForwardOptions.isBeforeCallback(queryCommand), let beforeRelay,
+               let rule = forwarding.beforeRule(for: queryCommand) {
+                let answer = await beforeRelay.relay(to: rule, command: queryCommand, query: request.uri.query ?? "",
+                                                     contentType: request.headers[.contentType] ?? "", body: body)
+                return (CallbackAnswer.relayed(answer), queryCommand, answer.outcome == .answered ? "relayed" : answer.outcome.rawValue)
+            }
+            // A command passed on but not interpreted here needs no parsing: its body may be anything.
+            let command = if let queryCommand, !CallbackCommand.interpreted.contains(queryCommand),
+                             !forwarding.afterTargets(for: queryCommand).isEmpty {
+                CallbackCommand.other(name: queryCommand)
+            } else {
+                try parser.parse(body: body, queryCommand: query.callbackCommand)
+            }
+            let forwards = ForwardOptions.isBeforeCallback(command.name) ? [] : forwarding.afterTargets(for: command.name).map { target in
+                ForwardJob(target: target, delivery: ForwardDeliveryID.next(), command: command.name, query: request.uri.query ?? "",
+                           contentType: request.headers[.contentType] ?? "", body: body, receivedAt: clock.nowMilliseconds())
+            }
+            let outcome = try await apply(command, forwards: forwards)
             return (CallbackAnswer.ok(), command.name, outcome)
         } catch {
             // A failing store is logged where it fails (rate-limited); other refusals here.
@@ -58,13 +84,14 @@ public struct CallbackHandler: Sendable {
         }
     }
 
-    private func apply(_ command: CallbackCommand) async throws(CallbackRefusal) -> String {
-        guard let change = command.storeChange else {
+    private func apply(_ command: CallbackCommand, forwards: [ForwardJob]) async throws(CallbackRefusal) -> String {
+        let change = command.storeChange
+        guard change != nil || !forwards.isEmpty else {
             return command == .beforeAddSubscriber ? "allowed" : "ignored"
         }
         let result: ApplyResult
         do {
-            result = try await storage.apply(change)
+            result = try await storage.commit(CallbackWrite(change: change, forwards: forwards))
         } catch {
             health.failed()
             commitFailures.failed("could not commit a callback; refusing callbacks with 503 until the database takes writes again",
@@ -73,10 +100,11 @@ public struct CallbackHandler: Sendable {
         }
         health.succeeded()
         commitFailures.succeeded()
-        if result.revived, case .accountCreated(let account, let time) = change {
+        if result.revived, case .accountCreated(let account, let time)? = change {
             logger.notice("official account created again after its destruction: reconciling it again",
                           metadata: ["account": "\(account)", "created_at": "\(Timestamps.rfc3339(milliseconds: time))"])
         }
+        guard change != nil else { return "forwarded" }
         return result.changed > 0 ? "accepted" : "duplicate_or_stale"
     }
 }

@@ -41,6 +41,8 @@ public struct ServiceSettings: Sendable {
     /// Secrets: never logged, never part of an error message.
     public var callbackToken: String?
     public var secretKey: String?
+    /// `--forward` and its companions (the forward token is a secret too).
+    public var forwarding: ForwardOptions
     /// Problems that do not stop the service (unknown `SUBSCRIBER_SYNC_*` variables), to be logged.
     public var warnings: [String]
 
@@ -51,6 +53,7 @@ public struct ServiceSettings: Sendable {
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
+        case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge
 
         /// What every setting's environment variable starts with.
         public static let environmentPrefix = "SUBSCRIBER_SYNC_"
@@ -68,6 +71,8 @@ public struct ServiceSettings: Sendable {
 
     public static let secretKeyEnvironment = "TENCENT_SECRET_KEY"
     public static let callbackTokenEnvironment = "TENCENT_CALLBACK_TOKEN"
+    /// Signs forwarded callbacks; by default the callback token signs them.
+    public static let forwardTokenEnvironment = "SUBSCRIBER_SYNC_FORWARD_TOKEN"
     /// libpq's variable: the PostgreSQL password when the URL has none.
     public static let databasePasswordEnvironment = "PGPASSWORD"
 
@@ -85,6 +90,8 @@ public struct ServiceSettings: Sendable {
         }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, given) in flags {
+            // Forward rules are read apart (`forwardOptions`): their separator differs by source.
+            guard key != .forward else { continue }
             let content: ConfigContent = key == .officialAccounts ? .stringArray(given) : .string(given.last ?? "")
             values[AbsoluteConfigKey([key.rawValue])] = ConfigValue(content, isSecret: false)
         }
@@ -109,10 +116,10 @@ public struct ServiceSettings: Sendable {
                 try UnknownSettings.check(configFile: configFile, contents: contents)
             }
         }
-        return try ServiceSettings(reader: ConfigReader(providers: providers), environment: environment)
+        return try ServiceSettings(reader: ConfigReader(providers: providers), environment: environment, forwardFlags: flags[.forward] ?? [])
     }
 
-    init(reader: ConfigReader, environment: [String: String]) throws {
+    init(reader: ConfigReader, environment: [String: String], forwardFlags: [String] = []) throws {
         (host, port) = try Self.hostAndPort(reader.text(.listen) ?? "127.0.0.1:8080", key: .listen)
         if let metricsListen = reader.text(.metricsListen) {
             let (metricsHost, metricsPort) = try Self.hostAndPort(metricsListen, key: .metricsListen)
@@ -176,6 +183,57 @@ public struct ServiceSettings: Sendable {
         callbackToken = try Self.secret(file: reader.text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: reader.text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
         warnings = UnknownSettings.environmentWarnings(environment)
+        forwarding = try Self.forwardOptions(flags: forwardFlags, reader: reader, environment: environment, callbackToken: callbackToken)
+    }
+
+    /// Rules: flags (repeated), else `SUBSCRIBER_SYNC_FORWARD` split on `;` (patterns hold commas),
+    /// else the config file's list.
+    static func forwardOptions(flags: [String], reader: ConfigReader, environment: [String: String],
+                               callbackToken: String?) throws -> ForwardOptions {
+        var texts: [String]
+        if !flags.isEmpty {
+            texts = flags
+        } else if let variable = environment[Key.forward.environmentVariable] {
+            texts = variable.split(separator: ";").map(String.init)
+        } else {
+            texts = reader.stringArray(forKey: Key.forward.configKey) ?? reader.string(forKey: Key.forward.configKey).map { [$0] } ?? []
+        }
+        texts = texts.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var options = ForwardOptions()
+        do {
+            options.rules = try texts.map { text throws(ForwardRule.Invalid) in try ForwardRule.parse(text) }
+        } catch {
+            throw Invalid(error.description)
+        }
+        let timeout = reader.text(.forwardTimeout) ?? "1500ms"
+        guard let milliseconds = parseMilliseconds(timeout), milliseconds >= 1, milliseconds <= 60_000 else {
+            throw Invalid("forwardTimeout must be a duration from 1ms to 60s like 1500ms or 2s, got \"\(timeout)\"")
+        }
+        options.timeout = .milliseconds(milliseconds)
+        let fallback = reader.text(.forwardBeforeFallback) ?? "allow"
+        guard let beforeFallback = ForwardOptions.Fallback(rawValue: fallback) else {
+            throw Invalid("forwardBeforeFallback must be allow or deny, got \"\(fallback)\"")
+        }
+        options.beforeFallback = beforeFallback
+        let maxAge = reader.text(.forwardMaxAge) ?? "24h"
+        guard let maxAgeMilliseconds = parseMilliseconds(maxAge), maxAgeMilliseconds >= 1_000, maxAgeMilliseconds <= 30 * 86_400_000 else {
+            throw Invalid("forwardMaxAge must be a duration from 1s to 30d like 24h or 90m, got \"\(maxAge)\"")
+        }
+        options.maxAgeMilliseconds = maxAgeMilliseconds
+        options.token = try secret(file: reader.text(.forwardTokenFile), environment: environment[forwardTokenEnvironment], name: "forward token")
+            ?? callbackToken
+        return options
+    }
+
+    /// `1500ms`, or any duration `parseDuration` reads (`2s`, `1h30m`) → milliseconds.
+    static func parseMilliseconds(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed.hasSuffix("ms") {
+            return Int64(trimmed.dropLast(2))
+        }
+        guard let seconds = parseDuration(trimmed) else { return nil }
+        let (milliseconds, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? nil : milliseconds
     }
 
     public static func hostAndPort(_ value: String, key: Key) throws -> (String, Int) {

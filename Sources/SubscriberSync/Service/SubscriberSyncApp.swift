@@ -56,12 +56,14 @@ public struct SubscriberSyncApp: Sendable {
         }
     }
 
-    public func router() -> Router<BasicRequestContext> {
+    /// `beforeRelay` passes before-callbacks on (`--forward`); without it they are answered as if
+    /// no rule matched.
+    public func router(beforeRelay: BeforeCallbackRelay? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         let handler = CallbackHandler(
             verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
                                        requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
-            storage: storage, logger: logger, health: commitHealth
+            storage: storage, logger: logger, health: commitHealth, forwarding: settings.forwarding, beforeRelay: beforeRelay, clock: clock
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
         if settings.metricsPort == nil {
@@ -83,6 +85,15 @@ public struct SubscriberSyncApp: Sendable {
     public func startupWarnings() async throws {
         if settings.callbackToken == nil {
             logger.warning("no callback token configured (\(ServiceSettings.callbackTokenEnvironment) or --callback-token-file): callbacks are NOT authenticated; anyone who can reach \(settings.callbackPath) can change the store")
+        }
+        for rule in settings.forwarding.rules {
+            logger.notice("passing callbacks on", metadata: [
+                "target": "\(ForwardRule.displayName(rule.url))",
+                "commands": "\(rule.patterns.isEmpty ? "*" : rule.patterns.joined(separator: ","))",
+            ])
+        }
+        if !settings.forwarding.rules.isEmpty && settings.forwarding.token == nil {
+            logger.warning("no forward token (\(ServiceSettings.forwardTokenEnvironment), --forward-token-file or the callback token): forwarded callbacks go out without RequestTime and Sign")
         }
         let destroyed = Set(try await storage.accounts().filter { !$0.isLive }.map(\.account))
         for account in settings.officialAccounts where destroyed.contains(account) {
@@ -115,7 +126,20 @@ public struct SubscriberSyncApp: Sendable {
     /// `onListening` gets the bound callback port.
     public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some ApplicationProtocol {
         let logger = self.logger
-        var services: [any Service] = storage.services(logger: logger) + [emitter, HangupReopener(emitter: emitter)]
+        // Keep-alive connections of their own: a slow target must not hold up Tencent's REST
+        // calls. Redirects are answers (non-2xx), not followed. Shut down by the forwarder, which
+        // stops after the HTTP server whose before-callbacks also use it.
+        var clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        // A target that refuses connections fails the try at once (the forwarder backs off; a
+        // before-callback gets its fallback) instead of being redialled until the deadline.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.timeout.connect = .seconds(2)
+        let forwardClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let forwarder = Forwarder(queue: storage, options: settings.forwarding, httpClient: forwardClient, ownsHTTPClient: true,
+                                  holder: holder, clock: clock, logger: logger)
+        let beforeRelay = BeforeCallbackRelay(options: settings.forwarding, httpClient: forwardClient, clock: clock, logger: logger)
+        var services: [any Service] = storage.services(logger: logger) + [emitter, HangupReopener(emitter: emitter), forwarder]
         if settings.reconcileIntervalSeconds == 0 {
             logger.notice("periodic reconcile is off (reconcile interval 0)")
         } else if let reconciler = try reconciler() {
@@ -139,7 +163,7 @@ public struct SubscriberSyncApp: Sendable {
             ))
         }
         let app = Application(
-            router: router(),
+            router: router(beforeRelay: beforeRelay),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "subscriber-sync"),
             services: services,
             onServerRunning: { channel in

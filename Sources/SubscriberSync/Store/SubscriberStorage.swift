@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// unsubscribe wins a tie, unsubscribed rows stay as tombstones, a destroyed account voids every
 /// fact at or before its destruction, and every state change is recorded in the outbox in the
 /// transaction that makes it.
-public protocol SubscriberStorage: EventStore {
+public protocol SubscriberStorage: EventStore, ForwardQueue {
     /// Opens the store and brings its schema up to date. Every other operation opens on first use
     /// too; calling this first makes a bad location fail before anything else starts.
     func open() async throws
@@ -23,9 +23,10 @@ public protocol SubscriberStorage: EventStore {
 
     // MARK: Callbacks
 
-    /// Applies one change durably: returns once its transaction has committed. Concurrent calls
-    /// may share a transaction (group commit); a failing change never undoes another.
-    func apply(_ change: StoreChange) async throws -> ApplyResult
+    /// Applies one callback's change and queues its forward jobs durably: returns once their
+    /// transaction has committed. Concurrent calls may share a transaction (group commit); a
+    /// failing write never undoes another.
+    func commit(_ write: CallbackWrite) async throws -> ApplyResult
 
     /// A proof that a change can commit now, for readiness checks: a real, durable commit on the
     /// callbacks' path (taking a lock alone succeeds on a full disk).
@@ -92,4 +93,11 @@ public protocol SubscriberStorage: EventStore {
 
     /// Subscribed count per known account.
     func subscriberCounts() async throws -> [String: Int]
+}
+
+extension SubscriberStorage {
+    /// A change without forward jobs.
+    public func apply(_ change: StoreChange) async throws -> ApplyResult {
+        try await commit(CallbackWrite(change: change))
+    }
 }

@@ -152,15 +152,17 @@ struct SamplesTests {
         }
 
         let assignments = try Self.environmentAssignments()
-        let known = Set(ServiceSettings.Key.allCases.map(\.environmentVariable))
-        for name in known {
+        let settings = Set(ServiceSettings.Key.allCases.map(\.environmentVariable))
+        for name in settings {
             #expect(assignments[name] != nil, "samples/subscriber-sync.env lacks \(name)")
         }
+        let known = settings.union([ServiceSettings.forwardTokenEnvironment])
         for name in assignments.keys where name.hasPrefix("SUBSCRIBER_SYNC_") {
             #expect(known.contains(name), "samples/subscriber-sync.env names \(name), which the service ignores")
         }
         #expect(assignments[ServiceSettings.secretKeyEnvironment] != nil)
         #expect(assignments[ServiceSettings.callbackTokenEnvironment] != nil)
+        #expect(assignments[ServiceSettings.forwardTokenEnvironment] != nil)
     }
 
     @Test("serve --check-config accepts samples/subscriber-sync.yaml as it is")
@@ -177,6 +179,7 @@ struct SamplesTests {
                 .secretKeyFile: try Self.writeSecret("secret-key", in: scratch),
                 .callbackTokenFile: try Self.writeSecret("callback-token", in: scratch),
                 .databasePasswordFile: try Self.writeSecret("database-password", in: scratch),
+                .forwardTokenFile: try Self.writeSecret("forward-token", in: scratch),
             ]
             var uncommented: [String] = []
             var lines: [String] = []
@@ -189,7 +192,8 @@ struct SamplesTests {
                 uncommented.append(key.rawValue)
                 lines.append(secretFiles[key].map { "\(key.rawValue): \($0)" } ?? String(line.dropFirst()))
             }
-            #expect(Set(uncommented) == ["callbackTokenFile", "secretKeyFile", "eventsRotateBytes", "apiBaseUrl", "databasePasswordFile"])
+            #expect(Set(uncommented) == ["callbackTokenFile", "secretKeyFile", "eventsRotateBytes", "apiBaseUrl", "databasePasswordFile",
+                                         "forward", "forwardTokenFile"])
             let everything = scratch.appendingPathComponent("everything.yaml")
             try lines.joined(separator: "\n").write(to: everything, atomically: true, encoding: .utf8)
             let run = try await Tool.checkConfig(["--config", everything.path])
@@ -232,6 +236,7 @@ struct SamplesTests {
             var environment = try Self.environmentAssignments()
             environment["SUBSCRIBER_SYNC_SECRET_KEY_FILE"] = try Self.writeSecret("secret-key", in: scratch)
             environment["SUBSCRIBER_SYNC_CALLBACK_TOKEN_FILE"] = try Self.writeSecret("callback-token", in: scratch)
+            environment["SUBSCRIBER_SYNC_FORWARD_TOKEN_FILE"] = try Self.writeSecret("forward-token", in: scratch)
             let run = try await Tool.checkConfig([], environment: SubscriberSyncExecutable.environment(adding: environment))
             #expect(run.status == 0, "exit \(run.status); stderr:\n\(run.stderr)")
 

@@ -117,6 +117,38 @@ enum PostgresSchema {
             // A creation newer than the destruction makes an account live again (`AccountRecord`).
             "ALTER TABLE accounts ADD COLUMN created_at BIGINT",
         ]),
+        (3, [
+            // Callbacks to pass on (see `Forwarder`, `PostgresForwardQueue`): a job per (callback,
+            // target) written in the callback's transaction; deleted once delivered, kept with
+            // `dead_at` when given up. `xid` orders a target's jobs in commit order.
+            """
+            CREATE TABLE forward_jobs (
+                id BIGSERIAL PRIMARY KEY,
+                xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+                target TEXT NOT NULL,
+                delivery TEXT NOT NULL,
+                command TEXT NOT NULL,
+                query TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                body BYTEA NOT NULL,
+                received_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL DEFAULT 0,
+                last_error TEXT,
+                dead_at BIGINT
+            )
+            """,
+            "CREATE INDEX forward_jobs_live ON forward_jobs (target, xid, id) WHERE dead_at IS NULL",
+            """
+            CREATE TABLE forwarder_lease (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                holder TEXT,
+                epoch BIGINT NOT NULL,
+                expires BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO forwarder_lease (id, holder, epoch, expires) VALUES (1, NULL, 0, 0)",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

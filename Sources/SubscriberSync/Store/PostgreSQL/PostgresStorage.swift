@@ -101,8 +101,8 @@ public final class PostgresStorage: SubscriberStorage {
 
     // MARK: Callbacks
 
-    public func apply(_ change: StoreChange) async throws -> ApplyResult {
-        let prepared = PreparedChange(change)
+    public func commit(_ write: CallbackWrite) async throws -> ApplyResult {
+        let prepared = PreparedChange(write)
         return try await guarded("committing a callback", within: callbackPatience) { [self] in
             _ = try await client()
             return try await commits.submit(prepared)
@@ -115,6 +115,67 @@ public final class PostgresStorage: SubscriberStorage {
     public func checkWritable() async throws {
         try await transaction("the writability probe", within: Patience.probe) { [logger] connection in
             try await connection.query("SELECT pg_current_xact_id()", logger: logger)
+        }
+    }
+
+    // MARK: Forward queue
+
+    public func acquireForwarderLease(holder: String, durationMilliseconds: Int64) async throws -> ForwarderLeaseGrant? {
+        let now = clock.nowMilliseconds()
+        return try await transaction("taking the forwarder lease") { [logger] connection in
+            try await PostgresForwardQueue.acquire(holder: holder, now: now, duration: durationMilliseconds, on: connection, logger: logger)
+        }
+    }
+
+    public func releaseForwarderLease(_ lease: ForwarderLeaseGrant) async throws {
+        try await transaction("releasing the forwarder lease") { [logger] connection in
+            try await PostgresForwardQueue.release(lease, on: connection, logger: logger)
+        }
+    }
+
+    public func nextForwards(target: String, limit: Int) async throws -> [ForwardJob] {
+        try await read("reading forward jobs") { [logger] connection in
+            try await PostgresForwardQueue.next(target: target, limit: limit, on: connection, logger: logger)
+        }
+    }
+
+    public func completeForwards(_ ids: [Int64], for lease: ForwarderLeaseGrant) async throws -> Bool {
+        try await transaction("removing delivered forward jobs") { [logger] connection in
+            try await PostgresForwardQueue.complete(ids, lease: lease, on: connection, logger: logger)
+        }
+    }
+
+    public func postponeForward(_ id: Int64, attempts: Int, nextAttemptAt: Int64, error: String,
+                                for lease: ForwarderLeaseGrant) async throws -> Bool {
+        try await transaction("postponing a forward job") { [logger] connection in
+            try await PostgresForwardQueue.postpone(id, attempts: attempts, nextAttemptAt: nextAttemptAt, error: error, lease: lease,
+                                                    on: connection, logger: logger)
+        }
+    }
+
+    public func deadLetterForwards(target: String, receivedBefore: Int64, at deadAt: Int64, error: String,
+                                   for lease: ForwarderLeaseGrant) async throws -> Int {
+        try await transaction("dead-lettering forward jobs") { [logger] connection in
+            try await PostgresForwardQueue.deadLetter(target: target, receivedBefore: receivedBefore, at: deadAt, error: error, lease: lease,
+                                                      on: connection, logger: logger)
+        }
+    }
+
+    public func retryDeadForwards(target: String?) async throws -> Int {
+        try await transaction("queueing dead forward jobs again", within: Patience.repair) { [logger] connection in
+            try await PostgresForwardQueue.retryDead(target: target, on: connection, logger: logger)
+        }
+    }
+
+    public func dropDeadForwards(target: String?) async throws -> Int {
+        try await transaction("deleting dead forward jobs", within: Patience.repair) { [logger] connection in
+            try await PostgresForwardQueue.dropDead(target: target, on: connection, logger: logger)
+        }
+    }
+
+    public func forwardTargets() async throws -> [ForwardTargetSummary] {
+        try await read("counting forward jobs") { [logger] connection in
+            try await PostgresForwardQueue.summaries(on: connection, logger: logger)
         }
     }
 

@@ -11,7 +11,15 @@ struct PostgresSubscriberRules: Sendable {
     let logger: Logger
 
     func apply(_ prepared: PreparedChange, recordedAt: Int64, on connection: PostgresConnection) async throws -> ApplyResult {
+        let result = try await applyChange(prepared, recordedAt: recordedAt, on: connection)
+        try await PostgresForwardQueue.insert(prepared.forwards, on: connection, logger: logger)
+        return result
+    }
+
+    private func applyChange(_ prepared: PreparedChange, recordedAt: Int64, on connection: PostgresConnection) async throws -> ApplyResult {
         switch prepared.change {
+        case nil:
+            return ApplyResult()
         case .subscribers(let facts):
             try await lockAndRemember(facts.account, seenAt: recordedAt, exclusive: false, on: connection)
             var result = ApplyResult()
@@ -47,10 +55,13 @@ struct PostgresSubscriberRules: Sendable {
             for change in changes { results.append(try await apply(change, recordedAt: recordedAt, on: connection)) }
             return results
         }
-        var binds = PostgresBindings()
-        binds.append(Array(Set(subscribes.map(\.account))).sorted())
-        binds.append(recordedAt)
-        try await connection.query(PostgresQuery(unsafeSQL: Self.lockAndRememberAll, binds: binds), logger: logger)
+        let accounts = Array(Set(subscribes.map(\.account))).sorted()
+        if !accounts.isEmpty {
+            var binds = PostgresBindings()
+            binds.append(accounts)
+            binds.append(recordedAt)
+            try await connection.query(PostgresQuery(unsafeSQL: Self.lockAndRememberAll, binds: binds), logger: logger)
+        }
 
         var results = Array(repeating: ApplyResult(), count: changes.count)
         if !subscribes.isEmpty {
@@ -86,6 +97,8 @@ struct PostgresSubscriberRules: Sendable {
                 }
             }
         }
+        // Every job of the batch in one statement, in the batch's order.
+        try await PostgresForwardQueue.insert(changes.flatMap(\.forwards), on: connection, logger: logger)
         return results
     }
 
@@ -107,7 +120,8 @@ struct PostgresSubscriberRules: Sendable {
         var keys = Set<String>()
         var subscribes: [BatchSubscribe] = []
         for (index, prepared) in changes.enumerated() {
-            guard case .subscribers(let facts) = prepared.change else { return nil }
+            guard let change = prepared.change else { continue }
+            guard case .subscribers(let facts) = change else { return nil }
             for (position, subscriber) in facts.subscribers.enumerated() {
                 guard keys.insert(facts.account + "\u{0}" + subscriber).inserted else { return nil }
                 guard facts.kind == .subscribed else { continue }

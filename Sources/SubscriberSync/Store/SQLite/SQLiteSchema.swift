@@ -130,6 +130,35 @@ enum SQLiteSchema {
                 INSERT INTO readiness_probe (id, at) VALUES (1, 0);
                 """)
         }
+        migrator.registerMigration("v8-forward-queue") { db in
+            // Callbacks to pass on (see `Forwarder`): a job per (callback, target), written in the
+            // callback's transaction; deleted once delivered, kept with `dead_at` when given up.
+            // The rowid orders a target's jobs: one writer, so it grows in commit order.
+            try db.execute(sql: """
+                CREATE TABLE forward_jobs (
+                    id INTEGER PRIMARY KEY,
+                    target TEXT NOT NULL,
+                    delivery TEXT NOT NULL,
+                    command TEXT NOT NULL,
+                    query TEXT NOT NULL,
+                    content_type TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    dead_at INTEGER
+                );
+                CREATE INDEX forward_jobs_live ON forward_jobs (target, id) WHERE dead_at IS NULL;
+                CREATE TABLE forwarder_lease (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    holder TEXT,
+                    epoch INTEGER NOT NULL,
+                    expires INTEGER NOT NULL
+                );
+                INSERT INTO forwarder_lease (id, holder, epoch, expires) VALUES (1, NULL, 0, 0);
+                """)
+        }
         return migrator
     }
 }

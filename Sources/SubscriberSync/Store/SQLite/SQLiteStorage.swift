@@ -49,9 +49,9 @@ public final class SQLiteStorage: SubscriberStorage {
 
     // MARK: Callbacks
 
-    public func apply(_ change: StoreChange) async throws -> ApplyResult {
+    public func commit(_ write: CallbackWrite) async throws -> ApplyResult {
         let rules = self.rules
-        let prepared = PreparedChange(change)
+        let prepared = PreparedChange(write)
         do {
             if commits.isRunning {
                 let outcome = try await commits.submit { db, recordedAt in .applied(try rules.apply(prepared, recordedAt: recordedAt, in: db)) }
@@ -81,6 +81,69 @@ public final class SQLiteStorage: SubscriberStorage {
                 let now = clock.nowMilliseconds()
                 try await database().write { db in try probe(db, now) }
             }
+        } catch {
+            throw SQLiteFailure(error)
+        }
+    }
+
+    // MARK: Forward queue
+
+    public func acquireForwarderLease(holder: String, durationMilliseconds: Int64) async throws -> ForwarderLeaseGrant? {
+        let now = clock.nowMilliseconds()
+        return try await write { db in try SQLiteForwardQueue.acquire(holder: holder, now: now, duration: durationMilliseconds, in: db) }
+    }
+
+    public func releaseForwarderLease(_ lease: ForwarderLeaseGrant) async throws {
+        try await write { db in try SQLiteForwardQueue.release(lease, in: db) }
+    }
+
+    public func nextForwards(target: String, limit: Int) async throws -> [ForwardJob] {
+        try await read { db in try SQLiteForwardQueue.next(target: target, limit: limit, in: db) }
+    }
+
+    public func completeForwards(_ ids: [Int64], for lease: ForwarderLeaseGrant) async throws -> Bool {
+        try await write { db in try SQLiteForwardQueue.complete(ids, lease: lease, in: db) }
+    }
+
+    public func postponeForward(_ id: Int64, attempts: Int, nextAttemptAt: Int64, error: String,
+                                for lease: ForwarderLeaseGrant) async throws -> Bool {
+        try await write { db in
+            try SQLiteForwardQueue.postpone(id, attempts: attempts, nextAttemptAt: nextAttemptAt, error: error, lease: lease, in: db)
+        }
+    }
+
+    public func deadLetterForwards(target: String, receivedBefore: Int64, at deadAt: Int64, error: String,
+                                   for lease: ForwarderLeaseGrant) async throws -> Int {
+        try await write { db in
+            try SQLiteForwardQueue.deadLetter(target: target, receivedBefore: receivedBefore, at: deadAt, error: error, lease: lease, in: db)
+        }
+    }
+
+    public func retryDeadForwards(target: String?) async throws -> Int {
+        try await write { db in try SQLiteForwardQueue.retryDead(target: target, in: db) }
+    }
+
+    public func dropDeadForwards(target: String?) async throws -> Int {
+        try await write { db in try SQLiteForwardQueue.dropDead(target: target, in: db) }
+    }
+
+    public func forwardTargets() async throws -> [ForwardTargetSummary] {
+        try await read { db in try SQLiteForwardQueue.summaries(in: db) }
+    }
+
+    /// Outside the callbacks' group commit: the forwarder's writes are few (one per batch of
+    /// deliveries) and wait for the writer like any other.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database().write(body)
+        } catch {
+            throw SQLiteFailure(error)
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database().read(body)
         } catch {
             throw SQLiteFailure(error)
         }

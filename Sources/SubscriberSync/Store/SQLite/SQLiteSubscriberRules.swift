@@ -6,14 +6,19 @@ struct SQLiteSubscriberRules: Sendable {
     let outbox: SQLiteOutbox
 
     func apply(_ prepared: PreparedChange, recordedAt: Int64, in db: Database) throws -> ApplyResult {
+        let result: ApplyResult
         switch prepared.change {
         case .subscribers(let facts):
-            return try apply(facts, data: prepared.dataWithoutFields, recordedAt: recordedAt, in: db)
+            result = try apply(facts, data: prepared.dataWithoutFields, recordedAt: recordedAt, in: db)
         case .accountDestroyed(let account, let time):
-            return try destroyAccount(account, at: time, recordedAt: recordedAt, in: db)
+            result = try destroyAccount(account, at: time, recordedAt: recordedAt, in: db)
         case .accountCreated(let account, let time):
-            return try createAccount(account, at: time, recordedAt: recordedAt, in: db)
+            result = try createAccount(account, at: time, recordedAt: recordedAt, in: db)
+        case nil:
+            result = ApplyResult()
         }
+        try SQLiteForwardQueue.insert(prepared.forwards, in: db)
+        return result
     }
 
     private func apply(_ facts: SubscriberFacts, data: [[UInt8]], recordedAt: Int64, in db: Database) throws -> ApplyResult {

@@ -1,0 +1,247 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers queued after-callbacks: per target, oldest first, one at a time, so a target sees
+/// them in the order they were received; targets do not wait for each other. A failed delivery
+/// holds its target's queue and is retried with exponential backoff and jitter (1 s up to 5 min)
+/// until it is older than `--forward-max-age`; then it, and every other job of that target as old,
+/// is dead-lettered (kept, logged, counted) and the queue moves on.
+///
+/// One process delivers per store: the holder of the forwarder lease. A job is removed only after
+/// its target answered 2xx, so a crash or a lost lease repeats at most the deliveries of one batch;
+/// `Subscriber-Sync-Delivery` lets the target drop repeats.
+public final class Forwarder: Service {
+    private let queue: any ForwardQueue
+    private let options: ForwardOptions
+    private let httpClient: HTTPClient
+    private let ownsHTTPClient: Bool
+    private let holder: String
+    private let clock: any WallClock
+    private let logger: Logger
+    private let metrics = ForwardMetrics()
+    private let signature: CallbackSignature?
+    private let tuning: Tuning
+    private let lease = Mutex<ForwarderLeaseGrant?>(nil)
+
+    public struct Tuning: Sendable {
+        /// Pause when a target has nothing to deliver.
+        public var pollInterval: Duration = .milliseconds(50)
+        public var renewInterval: Duration = .seconds(2)
+        public var leaseDurationMilliseconds: Int64 = 6_000
+        /// How long one delivery may take before it counts as failed.
+        public var deliveryTimeout: Duration = .seconds(10)
+        public var batchSize = 100
+        /// How often the queue's counts are read (metrics, targets not configured any more).
+        public var refreshInterval: Duration = .seconds(5)
+        public var minimumBackoff: Duration = .seconds(1)
+        public var maximumBackoff: Duration = .seconds(300)
+        public init() {}
+    }
+
+    /// - Parameter ownsHTTPClient: shut the client down when the forwarder stops (the HTTP server,
+    ///   whose before-callbacks share it, has stopped by then: services stop in reverse order).
+    public init(queue: any ForwardQueue, options: ForwardOptions, httpClient: HTTPClient, ownsHTTPClient: Bool, holder: String,
+                clock: any WallClock = SystemWallClock(), logger: Logger, tuning: Tuning = Tuning()) {
+        self.queue = queue
+        self.options = options
+        self.httpClient = httpClient
+        self.ownsHTTPClient = ownsHTTPClient
+        self.holder = holder
+        self.clock = clock
+        self.logger = logger
+        self.tuning = tuning
+        signature = options.token.map(CallbackSignature.init(token:))
+    }
+
+    public var isHoldingLease: Bool { lease.withLock { $0 != nil } }
+
+    public func run() async throws {
+        let configured = options.rules.map(\.url)
+        await withTaskGroup(of: Void.self) { group in
+            var workers = Set<String>()
+            // Targets whose gauges were set: a drained target leaves the queue's summary, and its
+            // gauges must drop to 0 rather than keep their last value.
+            var reported = Set<String>()
+            func startWorker(_ target: String) {
+                guard workers.insert(target).inserted else { return }
+                group.addTask { await self.deliverLoop(target: target) }
+            }
+            for target in configured { startWorker(target) }
+            let storeFailures = FailureLog(
+                logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
+                summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
+            let steady = ContinuousClock()
+            var lastRenew = steady.now - tuning.renewInterval
+            var lastRefresh = steady.now - tuning.refreshInterval
+            var hasWork = !configured.isEmpty
+            var warnedWaiting = false
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    if steady.now - lastRefresh >= tuning.refreshInterval {
+                        lastRefresh = steady.now
+                        let summaries = try await queue.forwardTargets()
+                        for summary in summaries {
+                            metrics.queue(summary)
+                            if summary.pending > 0 { startWorker(summary.target) }
+                        }
+                        let listed = Set(summaries.map(\.target))
+                        for target in reported.union(configured) where !listed.contains(target) {
+                            metrics.queue(ForwardTargetSummary(target: target, pending: 0, dead: 0, oldestPendingAt: nil))
+                        }
+                        reported = listed.union(configured)
+                        // Without rules, the lease is taken only for jobs left by an earlier configuration.
+                        hasWork = !configured.isEmpty || summaries.contains { $0.pending > 0 }
+                    }
+                    if hasWork && steady.now - lastRenew >= tuning.renewInterval {
+                        lastRenew = steady.now
+                        let grant = try await queue.acquireForwarderLease(holder: holder, durationMilliseconds: tuning.leaseDurationMilliseconds)
+                        lease.withLock { $0 = grant }
+                        if grant == nil, !warnedWaiting {
+                            logger.notice("another process holds the forwarder lease; waiting to take over")
+                            warnedWaiting = true
+                        } else if grant != nil, warnedWaiting {
+                            logger.notice("took over the forwarder lease")
+                            warnedWaiting = false
+                        }
+                    } else if !hasWork, let grant = lease.withLock({ $0.take() }) {
+                        try await queue.releaseForwarderLease(grant)
+                    }
+                    storeFailures.succeeded()
+                } catch {
+                    storeFailures.failed("the forwarder could not reach the store; retrying", reason: "\(error)")
+                }
+                await pause(for: isHoldingLease ? .milliseconds(250) : .seconds(1))
+            }
+            await group.waitForAll()
+        }
+        if let grant = lease.withLock({ $0.take() }) {
+            try? await queue.releaseForwarderLease(grant)
+        }
+        if ownsHTTPClient { try? await httpClient.shutdown() }
+    }
+
+    /// One target's deliveries, while this process holds the lease.
+    private func deliverLoop(target: String) async {
+        let name = ForwardRule.displayName(target)
+        let failures = FailureLog(
+            logger: logger, clock: clock, recovered: "deliveries to the forward target succeed again",
+            summary: { count, seconds, reason in "\(FailureLog.grouped(count)) deliveries to \(name) failed in the last \(seconds) s: \(reason)" })
+        let storeFailures = FailureLog(
+            logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
+            summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            guard let grant = lease.withLock({ $0 }) else {
+                await pause(for: tuning.pollInterval)
+                continue
+            }
+            do {
+                let wait = try await deliverBatch(target: target, name: name, lease: grant, failures: failures)
+                storeFailures.succeeded()
+                if let wait { await pause(for: wait) }
+            } catch {
+                storeFailures.failed("the forwarder could not reach the store; retrying", reason: "\(error)", metadata: ["target": "\(name)"])
+                await pause(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Delivers up to one batch in order. Returns how long to wait before the next (nil: go on).
+    private func deliverBatch(target: String, name: String, lease grant: ForwarderLeaseGrant, failures: FailureLog) async throws -> Duration? {
+        let jobs = try await queue.nextForwards(target: target, limit: tuning.batchSize)
+        guard !jobs.isEmpty else { return tuning.pollInterval }
+        var delivered: [Int64] = []
+        var wait: Duration?
+        for job in jobs {
+            guard !Task.isShuttingDownGracefully, lease.withLock({ $0 == grant }) else { break }
+            let now = clock.nowMilliseconds()
+            if job.nextAttemptAt > now {
+                wait = .milliseconds(job.nextAttemptAt - now)
+                break
+            }
+            if let failure = await deliver(job, now: now) {
+                try await complete(delivered, lease: grant, target: name)
+                delivered = []
+                failures.failed("delivery to the forward target failed; retrying with backoff (later jobs of this target wait, in order)",
+                                reason: failure, metadata: ["target": "\(name)", "command": "\(job.command)"], level: .warning)
+                metrics.delivered(target: name, result: "failed")
+                try await failed(job, reason: failure, at: clock.nowMilliseconds(), lease: grant, target: name)
+                break
+            }
+            failures.succeeded()
+            delivered.append(job.id)
+            metrics.delivered(target: name, result: "delivered")
+            metrics.delayed(milliseconds: clock.nowMilliseconds() - job.receivedAt)
+        }
+        try await complete(delivered, lease: grant, target: name)
+        return wait
+    }
+
+    private func complete(_ ids: [Int64], lease grant: ForwarderLeaseGrant, target: String) async throws {
+        guard !ids.isEmpty else { return }
+        if try await !queue.completeForwards(ids, for: grant) {
+            lostLease(grant)
+        }
+    }
+
+    private func failed(_ job: ForwardJob, reason: String, at now: Int64, lease grant: ForwarderLeaseGrant, target: String) async throws {
+        let attempts = job.attempts + 1
+        if now - job.receivedAt >= options.maxAgeMilliseconds {
+            let dead = try await queue.deadLetterForwards(target: job.target, receivedBefore: now - options.maxAgeMilliseconds + 1, at: now,
+                                                          error: reason, for: grant)
+            metrics.delivered(target: target, result: "dead", count: dead)
+            logger.error("dead-lettered forward jobs older than the forward max age; they are kept (subscriber-sync forwards --retry-dead queues them again)",
+                         metadata: ["target": "\(target)", "jobs": "\(dead)", "reason": "\(reason)"])
+            return
+        }
+        let delay = Self.backoff(attempts: attempts, minimum: tuning.minimumBackoff, maximum: tuning.maximumBackoff)
+        if try await !queue.postponeForward(job.id, attempts: attempts, nextAttemptAt: now + Int64(delay.milliseconds), error: reason, for: grant) {
+            lostLease(grant)
+        }
+    }
+
+    private func lostLease(_ grant: ForwarderLeaseGrant) {
+        lease.withLock { if $0 == grant { $0 = nil } }
+        logger.warning("lost the forwarder lease to another process; it delivers from here")
+    }
+
+    /// One try: nil on a 2xx answer, else why not.
+    private func deliver(_ job: ForwardJob, now: Int64) async -> String? {
+        let request = ForwardRequest.make(target: job.target, query: job.query, contentType: job.contentType, body: job.body,
+                                          delivery: job.delivery, signature: signature, now: now)
+        let (httpClient, limit) = (self.httpClient, tuning.deliveryTimeout)
+        do {
+            let status = try await Deadline.run("a forward delivery", within: limit) {
+                let response = try await httpClient.execute(request, timeout: .nanoseconds(limit.nanoseconds))
+                // Read the answer out so that the keep-alive connection can carry the next one.
+                for try await _ in response.body {}
+                return Int(response.status.code)
+            }
+            return (200..<300).contains(status) ? nil : "answered HTTP \(status)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// `minimum` × 2^(attempts − 1), at most `maximum`, with up to a fifth taken off at random so
+    /// that targets recovering together are not retried in step.
+    static func backoff(attempts: Int, minimum: Duration, maximum: Duration) -> Duration {
+        let exponent = min(max(attempts - 1, 0), 30)
+        let base = min(Double(minimum.milliseconds) * Double(1 << exponent), Double(maximum.milliseconds))
+        let jittered = base * Double.random(in: 0.8...1.0)
+        return .milliseconds(Int64(max(Double(minimum.milliseconds), jittered)))
+    }
+
+    /// Sleeps `duration`, waking early when shutdown begins.
+    private func pause(for duration: Duration) async {
+        let steady = ContinuousClock()
+        let end = steady.now + duration
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let left = end - steady.now
+            guard left > .zero else { return }
+            try? await Task.sleep(for: min(left, .milliseconds(250)))
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+import SubscriberSync
+
+/// Issue 12 on the real executable: a real target server on loopback behind `--forward`.
+@Suite("Integration: callback relay", .timeLimit(.minutes(3)))
+struct IntegrationForwardRelayTests {
+    static let forwardToken = "forward-token-abcdef"
+    static let sendCommand = "C2C.CallbackAfterSendMsg"
+
+    static func start(_ sandbox: Sandbox, forward rules: [String], extra: [String] = [], forwardToken: String? = forwardToken,
+                      name: String = "serve") async throws -> ServiceProcess {
+        var configuration = ServeConfiguration(extraArguments: rules.flatMap { ["--forward", $0] } + extra)
+        if let forwardToken { configuration.environment["SUBSCRIBER_SYNC_FORWARD_TOKEN"] = forwardToken }
+        return try await sandbox.startService(configuration, name: name)
+    }
+
+    /// A message callback whose body says which it is.
+    static func message(_ number: Int) -> [UInt8] {
+        Array(#"{"CallbackCommand":"C2C.CallbackAfterSendMsg","From_Account":"a","To_Account":"b","MsgSeq":\#(number)}"#.utf8)
+    }
+
+    static func forwards(_ sandbox: Sandbox, _ arguments: [String] = []) async throws -> ReconcileRun {
+        let result = try await SubscriberSyncExecutable.run(
+            ["forwards", "--database", sandbox.database()] + arguments,
+            environment: SubscriberSyncExecutable.environment(adding: sandbox.databaseEnvironment),
+            workingDirectory: sandbox.directory, logDirectory: sandbox.directory, name: "forwards-\(sandbox.nextNumber())")
+        return ReconcileRun(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    }
+
+    @Test("a forwarded callback: the body byte for byte, the query as received, re-signed, with a delivery id",
+          arguments: StorageEngine.allCases)
+    func forwardedRequestIsTheCallbackResigned(engine: StorageEngine) async throws {
+        let target = try await FakeForwardTarget()
+        try await withSandbox(engine: engine) { sandbox in
+            let service = try await Self.start(sandbox, forward: ["C2C.*,OfficialAccount.*=\(target.baseURL)/im?tenant=a"])
+            let client = service.callbacks()
+            // Not JSON, with bytes that are not UTF-8: a command not interpreted here is not parsed.
+            let opaque: [UInt8] = Array("{\"raw\":".utf8) + [0x00, 0xFF, 0xFE, 0x7D]
+            let unicode = Array(#"{"CallbackCommand":"C2C.CallbackAfterSendMsg","MsgBody":[{"Text":"你好 \u00e9"}]}"#.utf8)
+            let query = client.signedQuery(command: Self.sendCommand)
+            #expect(try await client.post(query: query, body: opaque).status == 200)
+            #expect(try await client.post(query: query, body: unicode).status == 200)
+            #expect(try await client.subscribe(["alice"], eventTime: IntegrationDefaults.baseEventTime).status == 200)
+            #expect(await waitUntil(timeout: .seconds(20)) { target.accepted.count >= 3 }, "\(service.stderrText())")
+
+            let received = target.accepted
+            #expect(received.map(\.body) == [opaque, unicode, received[2].body])
+            #expect(received.map(\.command) == [Self.sendCommand, Self.sendCommand, IntegrationDefaults.addCommand])
+            #expect(Set(received.compactMap(\.delivery)).count == 3, "one delivery id per callback and target")
+            for request in received {
+                #expect(request.path == "/im")
+                #expect(request.query.hasPrefix("tenant=a&"), "the target's own query first: \(request.query)")
+                #expect(request.headers["content-type"] == "application/json")
+                for (name, value) in query where name != "Sign" && name != "RequestTime" && name != "CallbackCommand" {
+                    #expect(request.parameter(name) == value, "\(name) passed on as received")
+                }
+                let signs = request.parameters.filter { $0.0 == "Sign" }
+                let time = try #require(request.parameter("RequestTime").flatMap(Int64.init))
+                #expect(abs(time - nowSeconds()) < 60)
+                #expect(signs.map(\.1) == [CallbackClient.sign(token: Self.forwardToken, requestTime: String(time))],
+                        "one Sign, made with the forward token")
+            }
+            // The subscribe was also applied.
+            #expect(try await sandbox.export().records().map(\.subscriber) == ["alice"])
+        }
+    }
+
+    @Test("before-callbacks: the target's answer passed through, the fallback on failure and on timeout")
+    func beforeCallbackAnswers() async throws {
+        let target = try await FakeForwardTarget()
+        try await withSandbox { sandbox in
+            let allow = try await Self.start(sandbox, forward: ["*.CallbackBefore*=\(target.baseURL)/hook"],
+                                             extra: ["--forward-timeout", "300ms"])
+            let client = allow.callbacks()
+            let body = Array(#"{"CallbackCommand":"C2C.CallbackBeforeSendMsg","MsgBody":[]}"#.utf8)
+            let rewritten = #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"***"}}]}"#
+            target.behave { $0.status = 201; $0.body = rewritten }
+            let answered = try await client.postSigned(command: "C2C.CallbackBeforeSendMsg", body: body)
+            #expect(answered.status == 201)
+            #expect(answered.body == rewritten)
+            #expect(target.requests.last?.body == body)
+            #expect(target.requests.last?.delivery != nil)
+
+            target.behave { $0.status = 500; $0.body = "boom" }
+            let failed = try await client.postSigned(command: "C2C.CallbackBeforeSendMsg", body: body)
+            #expect(failed.status == 200)
+            #expect(failed.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
+
+            target.behave { $0.status = 200; $0.body = rewritten; $0.delay = .seconds(3) }
+            let started = ContinuousClock.now
+            let slow = try await client.postSigned(command: "Group.CallbackBeforeSendMsg", body: body)
+            #expect(ContinuousClock.now - started < .milliseconds(1_500), "answered at --forward-timeout, not when the target answers")
+            #expect(slow.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
+
+            let deny = try await Self.start(sandbox, forward: ["C2C.CallbackBefore*=\(target.baseURL)/hook"],
+                                            extra: ["--forward-before-fallback", "deny", "--database", sandbox.path("deny.sqlite")], name: "deny")
+            target.behave { $0.status = 503; $0.delay = .zero }
+            let denied = try await deny.callbacks().postSigned(command: "C2C.CallbackBeforeSendMsg", body: body)
+            #expect(denied.status == 200)
+            #expect(denied.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":1}"#)
+
+            // No rule matches this one here: today's answer, and the target hears nothing of it.
+            let before = target.requests.count
+            let add = try await deny.callbacks().postSigned(command: "OfficialAccount.CallbackBeforeAddSubscriber",
+                                                            body: Array(#"{"CallbackCommand":"OfficialAccount.CallbackBeforeAddSubscriber"}"#.utf8))
+            #expect(add.status == 200)
+            #expect(add.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
+            #expect(target.requests.count == before)
+            let metrics = try await deny.callbacks().get("/metrics")
+            #expect(metrics.body.contains(#"subscriber_sync_forward_before_total{target="\#(target.baseURL)/hook",outcome="fallback_failure"} 1"#),
+                    "\(metrics.body)")
+        }
+    }
+
+    @Test("routing: each after-callback goes to every rule that matches it")
+    func routingByPattern() async throws {
+        let (messages, groups, everything) = (try await FakeForwardTarget(), try await FakeForwardTarget(), try await FakeForwardTarget())
+        try await withSandbox { sandbox in
+            let service = try await Self.start(sandbox, forward: [
+                "C2C.*=\(messages.baseURL)/c2c", "Group.*=\(groups.baseURL)/group", "\(everything.baseURL)/all",
+            ])
+            let client = service.callbacks()
+            for command in ["C2C.CallbackAfterSendMsg", "Group.CallbackAfterSendMsg", "State.StateChange"] {
+                #expect(try await client.postSigned(command: command, body: Array(#"{"CallbackCommand":"\#(command)"}"#.utf8)).status == 200)
+            }
+            #expect(await waitUntil(timeout: .seconds(20)) { everything.accepted.count == 3 }, "\(service.stderrText())")
+            #expect(everything.accepted.map(\.command) == ["C2C.CallbackAfterSendMsg", "Group.CallbackAfterSendMsg", "State.StateChange"])
+            #expect(await waitUntil(timeout: .seconds(10)) { messages.accepted.count == 1 && groups.accepted.count == 1 })
+            #expect(messages.accepted.map(\.command) == ["C2C.CallbackAfterSendMsg"])
+            #expect(groups.accepted.map(\.command) == ["Group.CallbackAfterSendMsg"])
+        }
+    }
+
+    @Test("refused callbacks are never forwarded")
+    func refusedCallbacksAreNotForwarded() async throws {
+        let target = try await FakeForwardTarget()
+        try await withSandbox { sandbox in
+            let service = try await Self.start(sandbox, forward: ["\(target.baseURL)/all"])
+            let client = service.callbacks()
+            var badSign = client.signedQuery(command: Self.sendCommand)
+            badSign = badSign.map { $0.0 == "Sign" ? ("Sign", String(repeating: "0", count: 64)) : $0 }
+            #expect(try await client.post(query: badSign, body: Self.message(1)).status != 200)
+            let wrongApp = client.signedQuery(command: Self.sendCommand).map { $0.0 == "SdkAppid" ? ("SdkAppid", "1400000001") : $0 }
+            #expect(try await client.post(query: wrongApp, body: Self.message(2)).status != 200)
+            let stale = client.signedQuery(command: Self.sendCommand, requestTime: nowSeconds() - 3_600)
+            #expect(try await client.post(query: stale, body: Self.message(3)).status != 200)
+            let huge = Array(#"{"CallbackCommand":"C2C.CallbackAfterSendMsg","Pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 1 << 20) + Array(#""}"#.utf8)
+            #expect(try await client.postSigned(command: Self.sendCommand, body: huge).status != 200)
+            #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(5)).status == 200)
+            // Deliveries to a target are in order: had any refused one been queued, it would come first.
+            #expect(await waitUntil(timeout: .seconds(20)) { !target.accepted.isEmpty }, "\(service.stderrText())")
+            #expect(target.requests.map(\.body) == [Self.message(5)])
+        }
+    }
+
+    @Test("a target that fails for a while then receives every job, in order", arguments: StorageEngine.allCases)
+    func failingTargetCatchesUpInOrder(engine: StorageEngine) async throws {
+        let target = try await FakeForwardTarget()
+        target.behave { $0.status = 503 }
+        try await withSandbox(engine: engine) { sandbox in
+            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"])
+            let client = service.callbacks()
+            for number in 0..<10 {
+                #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            #expect(await waitUntil(timeout: .seconds(20)) { target.requests.count >= 2 }, "retried: \(service.stderrText())")
+            #expect(Set(target.requests.map(\.body)) == [Self.message(0)], "later jobs wait behind the failing one")
+            #expect(Set(target.requests.compactMap(\.delivery)).count == 1, "a retry carries the same delivery id")
+            target.behave { $0.status = 200 }
+            #expect(await waitUntil(timeout: .seconds(30)) { target.accepted.count >= 10 }, "\(service.stderrText())")
+            #expect(target.accepted.map(\.body) == (0..<10).map(Self.message))
+            let metrics = try await client.get("/metrics")
+            #expect(metrics.body.contains(#"subscriber_sync_forward_deliveries_total{target="\#(target.baseURL)/cb",result="delivered"} 10"#),
+                    "\(metrics.body)")
+        }
+    }
+
+    @Test("kill -9 with jobs pending: every job is delivered after the restart", arguments: StorageEngine.allCases)
+    func pendingJobsSurviveKill(engine: StorageEngine) async throws {
+        let target = try await FakeForwardTarget()
+        target.behave { $0.status = 503 }
+        try await withSandbox(engine: engine) { sandbox in
+            let first = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"])
+            for number in 0..<10 {
+                #expect(try await first.callbacks().postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            #expect(await waitUntil(timeout: .seconds(20)) { !target.requests.isEmpty })
+            await first.kill()
+            target.behave { $0.status = 200 }
+            let second = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], name: "restarted")
+            #expect(await waitUntil(timeout: .seconds(40)) { target.accepted.count >= 10 }, "\(second.stderrText())")
+            #expect(target.accepted.map(\.body) == (0..<10).map(Self.message))
+        }
+    }
+
+    @Test("jobs older than --forward-max-age are dead-lettered, listed, and queued again by --retry-dead",
+          arguments: StorageEngine.allCases)
+    func deadLetterAndRetry(engine: StorageEngine) async throws {
+        let target = try await FakeForwardTarget()
+        target.behave { $0.status = 500 }
+        try await withSandbox(engine: engine) { sandbox in
+            let url = "\(target.baseURL)/cb"
+            let service = try await Self.start(sandbox, forward: ["C2C.*=\(url)"], extra: ["--forward-max-age", "2s"])
+            for number in 0..<3 {
+                #expect(try await service.callbacks().postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            var listed = ""
+            #expect(await waitUntil(timeout: .seconds(30), interval: .milliseconds(500)) {
+                listed = (try? await Self.forwards(sandbox, ["--json"]).stdout) ?? ""
+                return listed.contains(#""dead":3"#)
+            }, "\(listed)\n\(service.stderrText())")
+            #expect(listed.contains(#""target":"\#(url)""#))
+            #expect(listed.contains(#""pending":0"#))
+            #expect(service.stderrText().contains("dead-lettered"))
+            let table = try await Self.forwards(sandbox)
+            #expect(table.stdout.hasPrefix("TARGET"), "\(table.stdout)")
+
+            let unknown = try await Self.forwards(sandbox, ["--retry-dead", "--target", "http://elsewhere.invalid/"])
+            #expect(unknown.status == 1, "\(unknown.stderr)")
+            #expect(try await Self.forwards(sandbox, ["--json"]).stdout.contains(#""dead":3"#), "nothing changed")
+
+            target.behave { $0.status = 200 }
+            let retried = try await Self.forwards(sandbox, ["--retry-dead", "--target", url])
+            #expect(retried.status == 0, "\(retried.stderr)")
+            #expect(retried.stdout.contains("queued 3 dead jobs again"), "\(retried.stdout)")
+            #expect(await waitUntil(timeout: .seconds(30)) { target.accepted.count >= 3 }, "\(service.stderrText())")
+            #expect(target.accepted.map(\.body) == (0..<3).map(Self.message))
+
+            // Dead again, then dropped: the queue is empty and the dead gauge falls back to 0.
+            target.behave { $0.status = 500 }
+            #expect(try await service.callbacks().postSigned(command: Self.sendCommand, body: Self.message(3)).status == 200)
+            #expect(await waitUntil(timeout: .seconds(30), interval: .milliseconds(500)) {
+                (try? await Self.forwards(sandbox, ["--json"]).stdout.contains(#""dead":1"#)) ?? false
+            })
+            let dropped = try await Self.forwards(sandbox, ["--drop-dead"])
+            #expect(dropped.stdout.contains("deleted 1 dead job"), "\(dropped.stdout)")
+            #expect(try await Self.forwards(sandbox, ["--json"]).stdout.isEmpty)
+            let gauge = #"subscriber_sync_forward_dead{target="\#(url)"} 0"#
+            var metrics = ""
+            #expect(await waitUntil(timeout: .seconds(15), interval: .milliseconds(500)) {
+                metrics = (try? await service.callbacks().get("/metrics").body) ?? ""
+                return metrics.contains(gauge)
+            }, "\(metrics)")
+        }
+    }
+
+    @Test("two replicas on PostgreSQL: each job delivered once per target, in the order received")
+    func replicasDeliverOnceInOrder() async throws {
+        let target = try await FakeForwardTarget()
+        try await withSandbox(engine: .postgres) { sandbox in
+            let rules = ["C2C.*=\(target.baseURL)/cb"]
+            let replicas = [try await Self.start(sandbox, forward: rules, name: "a"), try await Self.start(sandbox, forward: rules, name: "b")]
+            for number in 0..<40 {
+                let reply = try await replicas[number % 2].callbacks().postSigned(command: Self.sendCommand, body: Self.message(number))
+                #expect(reply.status == 200)
+            }
+            #expect(await waitUntil(timeout: .seconds(30)) { target.accepted.count >= 40 }, "\(sandbox.allStderr())")
+            // A moment for a second delivery, were there one.
+            _ = await waitUntil(timeout: .seconds(2)) { target.requests.count > 40 }
+            #expect(target.requests.count == 40, "no job was delivered twice")
+            #expect(target.accepted.map(\.body) == (0..<40).map(Self.message))
+        }
+    }
+}
