@@ -5,8 +5,12 @@
 // Tencent's ack. Its request rate is the ceiling the durable server is compared against.
 //
 //     ack-baseline [--listen HOST:PORT]     (default 127.0.0.1:8081)
+//
+// It is also the fast local target of the relay benchmark (scripts/bench/forward.sh): `GET /stats`
+// answers how many callbacks it has acknowledged so far.
 import Foundation
 import Hummingbird
+import Synchronization
 
 /// The fields of `OfficialAccount.CallbackAfterAddSubscriber` / `…AfterDeleteSubscriber`.
 struct SubscriberCallbackBody: Decodable {
@@ -52,13 +56,18 @@ func listenAddress() -> (host: String, port: Int) {
 }
 
 let (host, port) = listenAddress()
+let acknowledged = Atomic<Int>(0)
 let router = Router()
+router.get("/stats") { _, _ -> String in
+    "\(acknowledged.load(ordering: .relaxed))\n"
+}
 router.post("/tencent/callback") { request, _ -> Response in
     let body = try await request.body.collect(upTo: maxBodyBytes)
     let data = body.withUnsafeReadableBytes { Data($0) }
     guard (try? JSONDecoder().decode(SubscriberCallbackBody.self, from: data)) != nil else {
         return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: refusal))
     }
+    acknowledged.add(1, ordering: .relaxed)
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ack))
 }
 let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "ack-baseline"))

@@ -1,7 +1,7 @@
 -- wrk script for the durable-ingest benchmark (run by scripts/bench/ingest.sh).
 --
 --   wrk -t2 -c64 -d10s --latency -s Benchmarks/wrk/callback.lua http://127.0.0.1:8080 \
---       -- <SdkAppid> <Sign> <RequestTime> [tag]
+--       -- <SdkAppid> <Sign> <RequestTime> [tag] [CallbackCommand]
 --
 -- Every request is a signed OfficialAccount.CallbackAfterAddSubscriber carrying two subscribers
 -- that no other request carries (a repeated subscriber would be a no-op for the store and would
@@ -9,6 +9,9 @@
 -- within each thread, spread over four official accounts. The caller computes Sign and
 -- RequestTime: Sign = lowercase hex SHA-256(token .. RequestTime). `tag` tells runs against the
 -- same database apart (warm-up vs. measurement), so that their subscribers never collide either.
+-- `CallbackCommand` (default OfficialAccount.CallbackAfterAddSubscriber) names the command in the
+-- query and the body alike, e.g. OfficialAccount.CallbackBeforeAddSubscriber for the relay's
+-- before-callback benchmark (scripts/bench/forward.sh).
 --
 -- At the end it prints one machine-readable line for the shell script:
 --   WRK_RESULT requests=<responses> non2xx=<n> sent=<requests started> rps=<r> p50_ms=<x> p99_ms=<y> ...
@@ -24,7 +27,7 @@ function setup(thread)
 end
 
 local accounts = { "@TOA#_bench_0", "@TOA#_bench_1", "@TOA#_bench_2", "@TOA#_bench_3" }
-local body_format = '{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber",'
+local body_format = '{"CallbackCommand":"%s",'
    .. '"Official_Account":"%s","Operator_Account":"bench_admin",'
    .. '"SubscribeAccountList":[{"Subscriber_Account":"%s_a"},{"Subscriber_Account":"%s_b"}],'
    .. '"EventTime":%d}'
@@ -35,8 +38,9 @@ function init(args)
       error("usage: wrk ... -s callback.lua URL -- <SdkAppid> <Sign> <RequestTime> [tag]")
    end
    tag = args[4] or "r"
+   command = args[5] or "OfficialAccount.CallbackAfterAddSubscriber"
    path = "/tencent/callback?SdkAppid=" .. sdkappid
-      .. "&CallbackCommand=OfficialAccount.CallbackAfterAddSubscriber"
+      .. "&CallbackCommand=" .. command
       .. "&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI"
       .. "&Sign=" .. sign .. "&RequestTime=" .. request_time
    wrk.method = "POST"
@@ -50,7 +54,7 @@ function request()
    -- e.g. "m1_42": tag, thread, per-thread counter; at most ~20 bytes, Tencent's limit is 32.
    local subscriber = string.format("%s%d_%d", tag, id, sent)
    local account = accounts[(sent + id) % #accounts + 1]
-   local body = string.format(body_format, account, subscriber, subscriber, base_time + sent)
+   local body = string.format(body_format, command, account, subscriber, subscriber, base_time + sent)
    return wrk.format(nil, path, nil, body)
 end
 

@@ -19,9 +19,13 @@ public struct CallbackHandler: Sendable {
     let forwarding: ForwardOptions
     let beforeRelay: BeforeCallbackRelay?
     let clock: any WallClock
+    /// Told after a commit that queued forward jobs (wakes the forwarder).
+    let forwardsQueued: @Sendable () -> Void
 
     public init(verifier: CallbackVerifier, storage: any SubscriberStorage, logger: Logger, health: CommitHealth = CommitHealth(),
-                forwarding: ForwardOptions = ForwardOptions(), beforeRelay: BeforeCallbackRelay? = nil, clock: any WallClock = SystemWallClock()) {
+                forwarding: ForwardOptions = ForwardOptions(), beforeRelay: BeforeCallbackRelay? = nil, clock: any WallClock = SystemWallClock(),
+                forwardsQueued: @escaping @Sendable () -> Void = {}) {
+        self.forwardsQueued = forwardsQueued
         self.forwarding = forwarding
         self.beforeRelay = beforeRelay
         self.clock = clock
@@ -100,6 +104,7 @@ public struct CallbackHandler: Sendable {
         }
         health.succeeded()
         commitFailures.succeeded()
+        if !forwards.isEmpty { forwardsQueued() }
         if result.revived, case .accountCreated(let account, let time)? = change {
             logger.notice("official account created again after its destruction: reconciling it again",
                           metadata: ["account": "\(account)", "created_at": "\(Timestamps.rfc3339(milliseconds: time))"])

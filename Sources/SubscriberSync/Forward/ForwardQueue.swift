@@ -23,9 +23,9 @@ public protocol ForwardQueue: Sendable {
                          for lease: ForwarderLeaseGrant) async throws -> Bool
 
     /// Dead-letters the live jobs of `target` received before `receivedBefore` (kept, no longer
-    /// delivered). Returns how many.
+    /// delivered). Returns how many; nil (and nothing changed) when `lease` was lost.
     func deadLetterForwards(target: String, receivedBefore: Int64, at deadAt: Int64, error: String,
-                            for lease: ForwarderLeaseGrant) async throws -> Int
+                            for lease: ForwarderLeaseGrant) async throws -> Int?
 
     /// Queues dead jobs again (of `target` only, when given), in their original order. Returns how many.
     func retryDeadForwards(target: String?) async throws -> Int

@@ -37,6 +37,11 @@ public struct ForwardRule: Sendable, Equatable {
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty, components.fragment == nil else {
             throw Invalid(description: "forward rule \"\(Self.redacted(trimmed))\": the target must be an http:// or https:// URL with a host, such as https://im-backend.internal/callback")
         }
+        // They would not be sent (the target authenticates the request by its Sign), and a flag
+        // shows in ps.
+        guard components.user == nil, components.password == nil else {
+            throw Invalid(description: "forward rule \"\(Self.redacted(trimmed))\": a target URL may not carry a user or password; the target checks each request's Sign (made with the forward token) instead")
+        }
         return ForwardRule(patterns: patterns, url: url)
     }
 
@@ -80,9 +85,15 @@ public struct ForwardRule: Sendable, Equatable {
         return components.string ?? "(unparsable URL)"
     }
 
-    /// The rule as an error may show it: the URL without its credentials.
+    /// The rule as an error may show it: its patterns and the URL without credentials or query.
     static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
-        return String(text[..<scheme.upperBound]) + "…" + String(text[at...])
+        var patterns = ""
+        var url = text
+        if !text.lowercased().hasPrefix("http://"), !text.lowercased().hasPrefix("https://"), let equals = text.firstIndex(of: "=") {
+            patterns = String(text[...equals])
+            url = String(text[text.index(after: equals)...])
+        }
+        guard url.contains("://"), url.contains("@") || url.contains("?") else { return text }
+        return patterns + displayName(url)
     }
 }

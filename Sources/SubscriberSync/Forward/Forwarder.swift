@@ -24,11 +24,22 @@ public final class Forwarder: Service {
     private let metrics = ForwardMetrics()
     private let signature: CallbackSignature?
     private let tuning: Tuning
-    private let lease = Mutex<ForwarderLeaseGrant?>(nil)
+    private let lease = Mutex<HeldLease?>(nil)
+
+    /// The lease and until when this process may act on it: a margin before it would expire
+    /// unrenewed, so that a replica taking it over never delivers beside this one.
+    private struct HeldLease {
+        var grant: ForwarderLeaseGrant
+        var validUntil: ContinuousClock.Instant
+    }
+
+    static let leaseMargin: Duration = .seconds(1)
+    private let wakeup = Wakeup()
 
     public struct Tuning: Sendable {
-        /// Pause when a target has nothing to deliver.
-        public var pollInterval: Duration = .milliseconds(50)
+        /// Pause when a target has nothing to deliver, unless this process queues a job meanwhile
+        /// (`jobsQueued`); bounds how late another replica's jobs are noticed.
+        public var pollInterval: Duration = .milliseconds(250)
         public var renewInterval: Duration = .seconds(2)
         public var leaseDurationMilliseconds: Int64 = 6_000
         /// How long one delivery may take before it counts as failed.
@@ -56,7 +67,23 @@ public final class Forwarder: Service {
         signature = options.token.map(CallbackSignature.init(token:))
     }
 
-    public var isHoldingLease: Bool { lease.withLock { $0 != nil } }
+    public var isHoldingLease: Bool { currentLease() != nil }
+
+    private func currentLease() -> ForwarderLeaseGrant? {
+        lease.withLock { held in
+            guard let current = held else { return nil }
+            guard ContinuousClock.now < current.validUntil else {
+                held = nil
+                return nil
+            }
+            return current.grant
+        }
+    }
+
+    /// This process committed forward jobs: idle targets look again now.
+    public func jobsQueued() {
+        wakeup.signal()
+    }
 
     public func run() async throws {
         let configured = options.rules.map(\.url)
@@ -79,6 +106,29 @@ public final class Forwarder: Service {
             var hasWork = !configured.isEmpty
             var warnedWaiting = false
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                // Renewing comes first and alone: a slow count must not let the lease lapse.
+                if hasWork && steady.now - lastRenew >= tuning.renewInterval {
+                    do {
+                        let asked = steady.now
+                        let grant = try await queue.acquireForwarderLease(holder: holder, durationMilliseconds: tuning.leaseDurationMilliseconds)
+                        lastRenew = asked
+                        let validUntil = asked + .milliseconds(tuning.leaseDurationMilliseconds) - Self.leaseMargin
+                        lease.withLock { $0 = grant.map { HeldLease(grant: $0, validUntil: validUntil) } }
+                        if grant == nil, !warnedWaiting {
+                            logger.notice("another process holds the forwarder lease; waiting to take over")
+                            warnedWaiting = true
+                        } else if grant != nil, warnedWaiting {
+                            logger.notice("took over the forwarder lease")
+                            warnedWaiting = false
+                        }
+                        storeFailures.succeeded()
+                    } catch {
+                        // The lease stays usable until its margin: a renewal may succeed before.
+                        storeFailures.failed("the forwarder could not renew its lease; retrying", reason: "\(error)")
+                    }
+                } else if !hasWork, let held = lease.withLock({ $0.take() }) {
+                    try? await queue.releaseForwarderLease(held.grant)
+                }
                 do {
                     if steady.now - lastRefresh >= tuning.refreshInterval {
                         lastRefresh = steady.now
@@ -95,30 +145,15 @@ public final class Forwarder: Service {
                         // Without rules, the lease is taken only for jobs left by an earlier configuration.
                         hasWork = !configured.isEmpty || summaries.contains { $0.pending > 0 }
                     }
-                    if hasWork && steady.now - lastRenew >= tuning.renewInterval {
-                        lastRenew = steady.now
-                        let grant = try await queue.acquireForwarderLease(holder: holder, durationMilliseconds: tuning.leaseDurationMilliseconds)
-                        lease.withLock { $0 = grant }
-                        if grant == nil, !warnedWaiting {
-                            logger.notice("another process holds the forwarder lease; waiting to take over")
-                            warnedWaiting = true
-                        } else if grant != nil, warnedWaiting {
-                            logger.notice("took over the forwarder lease")
-                            warnedWaiting = false
-                        }
-                    } else if !hasWork, let grant = lease.withLock({ $0.take() }) {
-                        try await queue.releaseForwarderLease(grant)
-                    }
-                    storeFailures.succeeded()
                 } catch {
-                    storeFailures.failed("the forwarder could not reach the store; retrying", reason: "\(error)")
+                    storeFailures.failed("the forwarder could not count its queue; retrying", reason: "\(error)")
                 }
                 await pause(for: isHoldingLease ? .milliseconds(250) : .seconds(1))
             }
             await group.waitForAll()
         }
-        if let grant = lease.withLock({ $0.take() }) {
-            try? await queue.releaseForwarderLease(grant)
+        if let held = lease.withLock({ $0.take() }) {
+            try? await queue.releaseForwarderLease(held.grant)
         }
         if ownsHTTPClient { try? await httpClient.shutdown() }
     }
@@ -133,7 +168,7 @@ public final class Forwarder: Service {
             logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
             summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            guard let grant = lease.withLock({ $0 }) else {
+            guard let grant = currentLease() else {
                 await pause(for: tuning.pollInterval)
                 continue
             }
@@ -151,11 +186,14 @@ public final class Forwarder: Service {
     /// Delivers up to one batch in order. Returns how long to wait before the next (nil: go on).
     private func deliverBatch(target: String, name: String, lease grant: ForwarderLeaseGrant, failures: FailureLog) async throws -> Duration? {
         let jobs = try await queue.nextForwards(target: target, limit: tuning.batchSize)
-        guard !jobs.isEmpty else { return tuning.pollInterval }
+        guard !jobs.isEmpty else {
+            await wakeup.wait(upTo: tuning.pollInterval)
+            return nil
+        }
         var delivered: [Int64] = []
         var wait: Duration?
         for job in jobs {
-            guard !Task.isShuttingDownGracefully, lease.withLock({ $0 == grant }) else { break }
+            guard !Task.isShuttingDownGracefully, currentLease() == grant else { break }
             let now = clock.nowMilliseconds()
             if job.nextAttemptAt > now {
                 wait = .milliseconds(job.nextAttemptAt - now)
@@ -167,7 +205,7 @@ public final class Forwarder: Service {
                 failures.failed("delivery to the forward target failed; retrying with backoff (later jobs of this target wait, in order)",
                                 reason: failure, metadata: ["target": "\(name)", "command": "\(job.command)"], level: .warning)
                 metrics.delivered(target: name, result: "failed")
-                try await failed(job, reason: failure, at: clock.nowMilliseconds(), lease: grant, target: name)
+                wait = try await failed(job, reason: failure, at: clock.nowMilliseconds(), lease: grant, target: name)
                 break
             }
             failures.succeeded()
@@ -186,24 +224,34 @@ public final class Forwarder: Service {
         }
     }
 
-    private func failed(_ job: ForwardJob, reason: String, at now: Int64, lease grant: ForwarderLeaseGrant, target: String) async throws {
+    /// Records a failed try: dead-letters the job (and its target's jobs as old) past the max age,
+    /// else schedules the next try. Returns how long the target now waits (nil: go on at once).
+    private func failed(_ job: ForwardJob, reason: String, at now: Int64, lease grant: ForwarderLeaseGrant, target: String) async throws -> Duration? {
         let attempts = job.attempts + 1
-        if now - job.receivedAt >= options.maxAgeMilliseconds {
-            let dead = try await queue.deadLetterForwards(target: job.target, receivedBefore: now - options.maxAgeMilliseconds + 1, at: now,
-                                                          error: reason, for: grant)
+        let expires = job.receivedAt + options.maxAgeMilliseconds
+        if now >= expires {
+            guard let dead = try await queue.deadLetterForwards(target: job.target, receivedBefore: now - options.maxAgeMilliseconds + 1, at: now,
+                                                                error: reason, for: grant) else {
+                lostLease(grant)
+                return nil
+            }
             metrics.delivered(target: target, result: "dead", count: dead)
             logger.error("dead-lettered forward jobs older than the forward max age; they are kept (subscriber-sync forwards --retry-dead queues them again)",
                          metadata: ["target": "\(target)", "jobs": "\(dead)", "reason": "\(reason)"])
-            return
+            return nil
         }
         let delay = Self.backoff(attempts: attempts, minimum: tuning.minimumBackoff, maximum: tuning.maximumBackoff)
-        if try await !queue.postponeForward(job.id, attempts: attempts, nextAttemptAt: now + Int64(delay.milliseconds), error: reason, for: grant) {
+        // Never later than the job's expiry (but a minimum apart), so it is dead-lettered on time.
+        let next = max(min(now + Int64(delay.milliseconds), expires), now + Int64(tuning.minimumBackoff.milliseconds))
+        guard try await queue.postponeForward(job.id, attempts: attempts, nextAttemptAt: next, error: reason, for: grant) else {
             lostLease(grant)
+            return nil
         }
+        return .milliseconds(next - now)
     }
 
     private func lostLease(_ grant: ForwarderLeaseGrant) {
-        lease.withLock { if $0 == grant { $0 = nil } }
+        lease.withLock { if $0?.grant == grant { $0 = nil } }
         logger.warning("lost the forwarder lease to another process; it delivers from here")
     }
 

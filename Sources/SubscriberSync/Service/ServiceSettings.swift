@@ -220,8 +220,12 @@ public struct ServiceSettings: Sendable {
             throw Invalid("forwardMaxAge must be a duration from 1s to 30d like 24h or 90m, got \"\(maxAge)\"")
         }
         options.maxAgeMilliseconds = maxAgeMilliseconds
-        options.token = try secret(file: reader.text(.forwardTokenFile), environment: environment[forwardTokenEnvironment], name: "forward token")
-            ?? callbackToken
+        let forwardToken = try secret(file: reader.text(.forwardTokenFile), environment: environment[forwardTokenEnvironment], name: "forward token")
+        if forwardToken != nil && callbackToken == nil {
+            // Callbacks would go out with a valid Sign that nobody checked on the way in.
+            throw Invalid("a forward token needs a callback token (\(callbackTokenEnvironment) or --callback-token-file): without one, unauthenticated callbacks would be passed on signed")
+        }
+        options.token = forwardToken ?? callbackToken
         return options
     }
 

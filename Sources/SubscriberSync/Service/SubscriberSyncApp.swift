@@ -57,13 +57,14 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// `beforeRelay` passes before-callbacks on (`--forward`); without it they are answered as if
-    /// no rule matched.
-    public func router(beforeRelay: BeforeCallbackRelay? = nil) -> Router<BasicRequestContext> {
+    /// no rule matched. `forwarder` is woken when a callback queues jobs.
+    public func router(beforeRelay: BeforeCallbackRelay? = nil, forwarder: Forwarder? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         let handler = CallbackHandler(
             verifier: CallbackVerifier(sdkAppID: settings.sdkAppID, callbackToken: settings.callbackToken,
                                        requestTimeWindowSeconds: settings.requestTimeWindowSeconds, clock: clock),
-            storage: storage, logger: logger, health: commitHealth, forwarding: settings.forwarding, beforeRelay: beforeRelay, clock: clock
+            storage: storage, logger: logger, health: commitHealth, forwarding: settings.forwarding, beforeRelay: beforeRelay, clock: clock,
+            forwardsQueued: { forwarder?.jobsQueued() }
         )
         router.post(RouterPath(settings.callbackPath)) { request, _ in await handler.handle(request) }
         if settings.metricsPort == nil {
@@ -126,6 +127,18 @@ public struct SubscriberSyncApp: Sendable {
     /// `onListening` gets the bound callback port.
     public func application(onListening: (@Sendable (Int) async -> Void)? = nil) throws -> some ApplicationProtocol {
         let logger = self.logger
+        // Everything that may throw comes before the forward client, which must be shut down once made.
+        var reconcileService: ReconcileService?
+        if settings.reconcileIntervalSeconds == 0 {
+            logger.notice("periodic reconcile is off (reconcile interval 0)")
+        } else if let reconciler = try reconciler() {
+            let interval = Duration.seconds(settings.reconcileIntervalSeconds)
+            let exclusive = ExclusiveReconcile(reconciler: reconciler, storage: storage, holder: holder, logger: logger)
+            reconcileService = ReconcileService(reconciler: exclusive, configuredAccounts: settings.officialAccounts,
+                                                interval: interval, firstDelay: min(.seconds(5), interval), logger: logger)
+        } else {
+            logger.warning("periodic reconcile is off: no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
+        }
         // Keep-alive connections of their own: a slow target must not hold up Tencent's REST
         // calls. Redirects are answers (non-2xx), not followed. Shut down by the forwarder, which
         // stops after the HTTP server whose before-callbacks also use it.
@@ -140,16 +153,7 @@ public struct SubscriberSyncApp: Sendable {
                                   holder: holder, clock: clock, logger: logger)
         let beforeRelay = BeforeCallbackRelay(options: settings.forwarding, httpClient: forwardClient, clock: clock, logger: logger)
         var services: [any Service] = storage.services(logger: logger) + [emitter, HangupReopener(emitter: emitter), forwarder]
-        if settings.reconcileIntervalSeconds == 0 {
-            logger.notice("periodic reconcile is off (reconcile interval 0)")
-        } else if let reconciler = try reconciler() {
-            let interval = Duration.seconds(settings.reconcileIntervalSeconds)
-            let exclusive = ExclusiveReconcile(reconciler: reconciler, storage: storage, holder: holder, logger: logger)
-            services.append(ReconcileService(reconciler: exclusive, configuredAccounts: settings.officialAccounts,
-                                             interval: interval, firstDelay: min(.seconds(5), interval), logger: logger))
-        } else {
-            logger.warning("periodic reconcile is off: no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file); lost callbacks will not be repaired")
-        }
+        if let reconcileService { services.append(reconcileService) }
         if let metricsHost = settings.metricsHost, let metricsPort = settings.metricsPort {
             let observability = Router()
             addObservability(to: observability)
@@ -163,7 +167,7 @@ public struct SubscriberSyncApp: Sendable {
             ))
         }
         let app = Application(
-            router: router(beforeRelay: beforeRelay),
+            router: router(beforeRelay: beforeRelay, forwarder: forwarder),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "subscriber-sync"),
             services: services,
             onServerRunning: { channel in

@@ -14,17 +14,24 @@ import Testing
     }
 
     @Test(arguments: ["", "C2C.*=", "=https://a/b", "C2C.*,=https://a/b", "C2C.*=ftp://a/b", "C2C.*=https:///nohost",
-                      "C2C.*;x=https://a/b", "backend/cb", "https://a/b#frag"])
+                      "C2C.*;x=https://a/b", "backend/cb", "https://a/b#frag", "C2C.*=https://user:pw@backend/cb"])
     func refusesBadRules(text: String) {
         #expect(throws: ForwardRule.Invalid.self) { try ForwardRule.parse(text) }
     }
 
     @Test func errorsNeverShowCredentials() {
         do {
-            _ = try ForwardRule.parse("C2C.*=ftp://user:hunter2@host/x")
+            _ = try ForwardRule.parse("C2C.*=ftp://user:hunter2@host/x?token=s3cret")
             Issue.record("accepted a non-HTTP URL")
         } catch {
+            #expect(!error.description.contains("hunter2") && !error.description.contains("s3cret"), "\(error.description)")
+        }
+        do {
+            _ = try ForwardRule.parse("https://user:hunter2@host/x")
+            Issue.record("accepted a URL with a password")
+        } catch {
             #expect(!error.description.contains("hunter2"), "\(error.description)")
+            #expect(error.description.contains("user or password"), "\(error.description)")
         }
     }
 
@@ -114,6 +121,13 @@ import Testing
         #expect(fromFile.forwarding.rules[0].patterns == ["C2C.*", "Group.*"])
         #expect(fromFile.forwarding.timeout == .milliseconds(750))
         #expect(fromFile.forwarding.token == nil)
+    }
+
+    @Test func aForwardTokenNeedsACallbackToken() async {
+        await #expect(throws: ServiceSettings.Invalid.self) {
+            try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"]], configFile: nil,
+                                           environment: ["SUBSCRIBER_SYNC_FORWARD_TOKEN": "fwd", "SUBSCRIBER_SYNC_FORWARD": "http://a/cb"])
+        }
     }
 
     @Test(arguments: [("SUBSCRIBER_SYNC_FORWARD", "C2C.*=ftp://x/"), ("SUBSCRIBER_SYNC_FORWARD_TIMEOUT", "0ms"),

@@ -20,8 +20,11 @@ enum PostgresForwardQueue {
         let (queries, contentTypes, bodies, receivedAt) = (jobs.map(\.query), jobs.map(\.contentType), jobs.map(\.body), jobs.map(\.receivedAt))
         try await connection.query("""
             INSERT INTO forward_jobs (target, delivery, command, query, content_type, body, received_at)
-            SELECT * FROM UNNEST(\(targets)::text[], \(deliveries)::text[], \(commands)::text[], \(queries)::text[],
-                                 \(contentTypes)::text[], \(bodies)::bytea[], \(receivedAt)::bigint[])
+            SELECT target, delivery, command, query, content_type, body, received_at
+            FROM UNNEST(\(targets)::text[], \(deliveries)::text[], \(commands)::text[], \(queries)::text[],
+                        \(contentTypes)::text[], \(bodies)::bytea[], \(receivedAt)::bigint[])
+                 WITH ORDINALITY AS job(target, delivery, command, query, content_type, body, received_at, position)
+            ORDER BY position
             """, logger: logger)
     }
 
@@ -86,8 +89,8 @@ enum PostgresForwardQueue {
     }
 
     static func deadLetter(target: String, receivedBefore: Int64, at deadAt: Int64, error: String, lease: ForwarderLeaseGrant,
-                           on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        guard try await holds(lease, on: connection, logger: logger) else { return 0 }
+                           on connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        guard try await holds(lease, on: connection, logger: logger) else { return nil }
         return try await connection.query("""
             UPDATE forward_jobs SET dead_at = \(deadAt), last_error = COALESCE(last_error, \(error))
             WHERE target = \(target) AND dead_at IS NULL AND received_at < \(receivedBefore)
@@ -114,9 +117,10 @@ enum PostgresForwardQueue {
         let rows = try await connection.query("""
             SELECT t.target, t.pending, t.dead, t.oldest, h.attempts, h.next_attempt_at, h.last_error
             FROM (SELECT target, COUNT(*) FILTER (WHERE dead_at IS NULL) AS pending, COUNT(*) FILTER (WHERE dead_at IS NOT NULL) AS dead,
-                         MIN(received_at) FILTER (WHERE dead_at IS NULL) AS oldest, MIN(id) FILTER (WHERE dead_at IS NULL) AS head
+                         MIN(received_at) FILTER (WHERE dead_at IS NULL) AS oldest
                   FROM forward_jobs GROUP BY target) t
-            LEFT JOIN forward_jobs h ON h.id = t.head
+            LEFT JOIN LATERAL (SELECT attempts, next_attempt_at, last_error FROM forward_jobs
+                               WHERE target = t.target AND dead_at IS NULL ORDER BY xid, id LIMIT 1) h ON true
             ORDER BY t.target
             """, logger: logger)
         for try await row in rows {

@@ -154,7 +154,7 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func deadLetterForwards(target: String, receivedBefore: Int64, at deadAt: Int64, error: String,
-                                   for lease: ForwarderLeaseGrant) async throws -> Int {
+                                   for lease: ForwarderLeaseGrant) async throws -> Int? {
         try await transaction("dead-lettering forward jobs") { [logger] connection in
             try await PostgresForwardQueue.deadLetter(target: target, receivedBefore: receivedBefore, at: deadAt, error: error, lease: lease,
                                                       on: connection, logger: logger)

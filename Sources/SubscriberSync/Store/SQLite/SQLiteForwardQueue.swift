@@ -63,8 +63,8 @@ enum SQLiteForwardQueue {
     }
 
     static func deadLetter(target: String, receivedBefore: Int64, at deadAt: Int64, error: String, lease: ForwarderLeaseGrant,
-                           in db: Database) throws -> Int {
-        guard try holds(lease, in: db) else { return 0 }
+                           in db: Database) throws -> Int? {
+        guard try holds(lease, in: db) else { return nil }
         try db.execute(sql: """
             UPDATE forward_jobs SET dead_at = ?, last_error = COALESCE(last_error, ?)
             WHERE target = ? AND dead_at IS NULL AND received_at < ?

@@ -113,7 +113,7 @@ public final class SQLiteStorage: SubscriberStorage {
     }
 
     public func deadLetterForwards(target: String, receivedBefore: Int64, at deadAt: Int64, error: String,
-                                   for lease: ForwarderLeaseGrant) async throws -> Int {
+                                   for lease: ForwarderLeaseGrant) async throws -> Int? {
         try await write { db in
             try SQLiteForwardQueue.deadLetter(target: target, receivedBefore: receivedBefore, at: deadAt, error: error, lease: lease, in: db)
         }

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The callback relay's cost, measured side by side in one run (see BENCHMARKS.md, "Callback relay").
+#
+#   scripts/bench/forward.sh                     # 2 wrk threads, 64 connections, 10 s each
+#   DURATION=30s CONNECTIONS=128 scripts/bench/forward.sh
+#
+# A fast local target: ack-baseline (Benchmarks/AckBaseline), which decodes the body, answers the
+# ack and counts what it acknowledged (GET /stats).
+# 1. After-callbacks. The same durable ingest as scripts/bench/ingest.sh (signed
+#    OfficialAccount.CallbackAfterAddSubscriber, two new subscribers each, SQLite, events file):
+#    a. subscriber-sync serve without --forward;
+#    b. the same with --forward to the target: every callback also commits a forward job in its
+#       transaction, and the forwarder delivers them meanwhile.
+#    Target (the issue): b's requests/s at least 0.7 × a's, the target receiving them as fast as
+#    they are acknowledged, the queue not growing over the run. The queue (acknowledged minus
+#    received by the target) is sampled every second from the service's callback counter and the
+#    target's count; after wrk stops, the time until the target has them all is measured.
+# 2. Before-callbacks (OfficialAccount.CallbackBeforeAddSubscriber), CONNECTIONS_BEFORE (4)
+#    connections: wrk straight at the target, then through subscriber-sync (b), which waits for the
+#    target's answer and passes it back. Target: at most 2 ms more at p50.
+#
+# Environment: DURATION (10s), CONNECTIONS (64), CONNECTIONS_BEFORE (4), WARMUP (2s), ports
+# TARGET_PORT (18091), PLAIN_PORT (18092), FORWARD_PORT (18093), BENCH_TMPDIR (a real disk, not
+# tmpfs), KEEP_TMP=1. Prints a Markdown report on stdout; exit 2 when a sanity check failed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+CONNECTIONS_BEFORE=${CONNECTIONS_BEFORE:-4}
+WARMUP=${WARMUP:-2s}
+THREADS=2
+TARGET_PORT=${TARGET_PORT:-18091}
+PLAIN_PORT=${PLAIN_PORT:-18092}
+FORWARD_PORT=${FORWARD_PORT:-18093}
+SDKAPPID=1400000000
+SCRIPT=Benchmarks/wrk/callback.lua
+BIN=.build-release/release
+AFTER=OfficialAccount.CallbackAfterAddSubscriber
+BEFORE=OfficialAccount.CallbackBeforeAddSubscriber
+
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; fi
+if ! command -v wrk >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq wrk >/dev/null 2>&1 || { $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk; }
+fi
+command -v wrk >/dev/null && command -v curl >/dev/null || { echo "wrk and curl are required" >&2; exit 1; }
+
+echo "== building release binaries (scratch path .build-release)" >&2
+swift build -c release --scratch-path .build-release --product subscriber-sync >&2
+swift build -c release --scratch-path .build-release --product ack-baseline >&2
+
+base=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+tmp=$(mktemp -d "$base/forward-bench.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+problems=()
+problem() { problems+=("$1"); echo "!! $1" >&2; }
+fstype=$(stat -f -c %T "$tmp")
+[ "$fstype" != tmpfs ] && [ "$fstype" != ramfs ] || problem "$tmp is on $fstype: syncs are free there (set BENCH_TMPDIR)"
+
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+request_time=$(date +%s)
+sign=$(printf '%s%s' "$token" "$request_time" | sha256sum | cut -d' ' -f1)
+
+wait_for() {  # URL STATUS: polls GET until it answers STATUS (10 s at most)
+  local code i
+  for i in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
+    [ "$code" = "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "no $2 from $1" >&2; return 1
+}
+field() { sed -n 's/^WRK_RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+received() { curl -s --max-time 2 "http://127.0.0.1:$TARGET_PORT/stats" || echo 0; }
+# Callbacks the service acknowledged with a commit (its callbacks counter, outcome accepted).
+accepted() {
+  curl -s --max-time 2 "http://127.0.0.1:$1/metrics" \
+    | awk '/^subscriber_sync_callbacks_total\{/ && /outcome="accepted"/ { n += $NF } END { printf "%d", n }'
+}
+wrk_run() {  # PORT NAME COMMAND TAG CONNECTIONS DURATION
+  wrk -t"$THREADS" -c"$5" -d"$6" --latency -s "$SCRIPT" "http://127.0.0.1:$1" -- "$SDKAPPID" "$sign" "$request_time" "$4" "$3" >"$tmp/$2.txt"
+  grep -q '^WRK_RESULT ' "$tmp/$2.txt" || { cat "$tmp/$2.txt" >&2; echo "wrk gave no result ($2)" >&2; exit 1; }
+  local non2xx; non2xx=$(field "$tmp/$2.txt" non2xx)
+  [ "$non2xx" -eq 0 ] || problem "$2: $non2xx non-2xx responses"
+}
+serve() {  # PORT NAME [extra args...]
+  local port=$1 name=$2; shift 2
+  TENCENT_CALLBACK_TOKEN=$token "$BIN/subscriber-sync" serve --sdkappid "$SDKAPPID" --listen "127.0.0.1:$port" \
+    --database "$tmp/$name.sqlite" --events "$tmp/$name-events.jsonl" --request-time-window 3600 "$@" >"$tmp/$name.log" 2>&1 &
+  pids+=("$!")
+  wait_for "http://127.0.0.1:$port/healthz" 200
+}
+
+echo "== machine: $(nproc) cores, scratch on $fstype; wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP)" >&2
+"$BIN/ack-baseline" --listen "127.0.0.1:$TARGET_PORT" >"$tmp/target.log" 2>&1 &
+pids+=("$!")
+wait_for "http://127.0.0.1:$TARGET_PORT/stats" 200
+
+# --- 1a. durable ingest without forwarding ------------------------------------------------------
+echo "== after-callbacks, no forwarding (:$PLAIN_PORT)" >&2
+serve "$PLAIN_PORT" plain
+wrk_run "$PLAIN_PORT" plain-warmup "$AFTER" w "$CONNECTIONS" "$WARMUP"
+wrk_run "$PLAIN_PORT" plain "$AFTER" m "$CONNECTIONS" "$DURATION"
+
+# --- 1b. the same with --forward ----------------------------------------------------------------
+echo "== after-callbacks, --forward to the target (:$FORWARD_PORT)" >&2
+serve "$FORWARD_PORT" forward --forward "http://127.0.0.1:$TARGET_PORT/tencent/callback"
+wrk_run "$FORWARD_PORT" forward-warmup "$AFTER" w "$CONNECTIONS" "$WARMUP"
+# Let the warm-up's jobs drain, so that the run starts with an empty queue.
+for i in $(seq 300); do [ "$(received)" -ge "$(accepted "$FORWARD_PORT")" ] && break; sleep 0.1; done
+: >"$tmp/queue.txt"
+( start=$(date +%s.%N)
+  while :; do
+    a=$(accepted "$FORWARD_PORT"); r=$(received)
+    printf '%.1f %d %d %d\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$a" "$r" $((a - r)) >>"$tmp/queue.txt"
+    sleep 1
+  done ) &
+sampler=$!; pids+=("$sampler")
+wrk_run "$FORWARD_PORT" forward "$AFTER" m "$CONNECTIONS" "$DURATION"
+stopped=$(date +%s.%N)
+kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+acked_total=$(accepted "$FORWARD_PORT")
+received_at_stop=$(received)
+drain=""
+for i in $(seq 600); do
+  if [ "$(received)" -ge "$acked_total" ]; then drain=$(echo "$(date +%s.%N) - $stopped" | bc); break; fi
+  sleep 0.05
+done
+[ -n "$drain" ] || problem "the target had not received every acknowledged callback 30 s after the run ($(received) of $acked_total)"
+
+# --- 2. before-callbacks: straight vs relayed ----------------------------------------------------
+echo "== before-callbacks: straight at the target, then through subscriber-sync" >&2
+wrk_run "$TARGET_PORT" before-direct-warmup "$BEFORE" bw "$CONNECTIONS_BEFORE" "$WARMUP"
+wrk_run "$TARGET_PORT" before-direct "$BEFORE" bd "$CONNECTIONS_BEFORE" "$DURATION"
+wrk_run "$FORWARD_PORT" before-relayed-warmup "$BEFORE" rw "$CONNECTIONS_BEFORE" "$WARMUP"
+wrk_run "$FORWARD_PORT" before-relayed "$BEFORE" rm "$CONNECTIONS_BEFORE" "$DURATION"
+relayed=$(curl -s "http://127.0.0.1:$FORWARD_PORT/metrics" | awk '/^subscriber_sync_forward_before_total\{/ && /outcome="answered"/ { n += $NF } END { printf "%d", n }')
+fallbacks=$(curl -s "http://127.0.0.1:$FORWARD_PORT/metrics" | awk '/^subscriber_sync_forward_before_total\{/ && /fallback/ { n += $NF } END { printf "%d", n }')
+[ "$fallbacks" -eq 0 ] || problem "$fallbacks before-callbacks were answered with the fallback"
+
+# --- report ----------------------------------------------------------------------------------------
+plain_rps=$(field "$tmp/plain.txt" rps); forward_rps=$(field "$tmp/forward.txt" rps)
+ratio=$(awk -v f="$forward_rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? f / p : 0) }')
+ratio_ok=$(awk -v f="$forward_rps" -v p="$plain_rps" 'BEGIN { print (p > 0 && f >= 0.7 * p ? "met" : "NOT met") }')
+d50=$(field "$tmp/before-direct.txt" p50_ms); r50=$(field "$tmp/before-relayed.txt" p50_ms)
+added=$(awk -v r="$r50" -v d="$d50" 'BEGIN { printf "%.2f", r - d }')
+added_ok=$(awk -v a="$added" 'BEGIN { print (a <= 2 ? "met" : "NOT met") }')
+first_queue=$(awk 'NR == 2 { print $4 }' "$tmp/queue.txt"); last_queue=$(tail -1 "$tmp/queue.txt" | awk '{ print $4 }')
+max_queue=$(awk 'BEGIN { m = 0 } $4 > m { m = $4 } END { print m }' "$tmp/queue.txt")
+row() {
+  printf '| %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %s |\n' "$1" "$(field "$2" rps)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" \
+    "$(field "$2" max_ms)" "$(field "$2" requests)"
+}
+echo
+echo "\`scripts/bench/forward.sh\` ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS, warm-up $WARMUP, $DURATION each)"
+echo
+echo "| run | requests/s | p50 | p99 | max | responses |"
+echo "|---|---:|---:|---:|---:|---:|"
+row "after-callbacks, durable, no forwarding (-c$CONNECTIONS)" "$tmp/plain.txt"
+row "after-callbacks, durable, --forward to the target (-c$CONNECTIONS)" "$tmp/forward.txt"
+row "before-callbacks straight at the target (-c$CONNECTIONS_BEFORE)" "$tmp/before-direct.txt"
+row "before-callbacks through subscriber-sync (-c$CONNECTIONS_BEFORE)" "$tmp/before-relayed.txt"
+echo
+echo "- with / without forwarding, requests/s: **$ratio** (target ≥ 0.7: $ratio_ok)"
+echo "- queue during the forwarded run (acknowledged − received by the target, sampled each second):" \
+     "$(awk '{ printf "%s%d", (NR > 1 ? ", " : ""), $4 }' "$tmp/queue.txt"); max $max_queue, first $first_queue, last $last_queue"
+echo "- when wrk stopped the target had $received_at_stop of $acked_total acknowledged callbacks; it had all of them ${drain:-never} s later"
+echo "- before-callbacks: p50 $d50 ms straight, $r50 ms relayed: **+$added ms** (target ≤ 2 ms: $added_ok); $relayed relayed, $fallbacks fallbacks"
+if ((${#problems[@]})); then
+  echo; echo "**PROBLEMS:**"; printf -- '- %s\n' "${problems[@]}"; exit 2
+fi
