@@ -97,6 +97,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.forwardMaxAge, "How long an after-callback is retried before it is dead-lettered, e.g. 24h, 90m.", default: "24h"))
     var forwardMaxAge: String?
 
+    @Option(help: help(.outboxRetention, "Delete emitted events older than this from the outbox (replay cannot go further back), e.g. 7d, 36h; 0 keeps everything.", default: "7d"))
+    var outboxRetention: String?
+
     static func help(_ key: ServiceSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -116,7 +119,7 @@ struct CommonOptions: ParsableArguments {
             (.removalRatioFloor, removalRatioFloor),
             (.logFormat, logFormat), (.metricsListen, metricsListen),
             (.forwardTimeout, forwardTimeout), (.forwardBeforeFallback, forwardBeforeFallback), (.forwardTokenFile, forwardTokenFile),
-            (.forwardMaxAge, forwardMaxAge),
+            (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

@@ -28,6 +28,17 @@ public final class EventEmitter: Service {
     private let giveUpAfter: Duration
     private let writeFailures: FailureLog
     private let storeFailures: FailureLog
+    /// `--outbox-retention`: emitted events older than this are deleted by the lease holder; nil keeps all.
+    private let retention: Duration?
+    private let wallClock: any WallClock
+    /// Rows looked at per retention statement: small, so that a callback's commit waiting for the
+    /// writer waits milliseconds.
+    static let retentionWindow = 500
+    /// Every 30 s, or twice per window for a shorter one.
+    var retentionInterval: Duration {
+        guard let retention else { return .seconds(30) }
+        return max(.seconds(1), min(.seconds(30), retention / 2))
+    }
 
     /// The output failed (as opposed to the store).
     struct OutputFailure: Error, CustomStringConvertible {
@@ -39,7 +50,10 @@ public final class EventEmitter: Service {
     /// replaced within 7 s.
     public init(store: any EventStore, sink makeSink: @escaping @Sendable () throws -> any EventSink, holder: String, logger: Logger,
                 batchSize: Int = 1000, pollInterval: Duration = .milliseconds(50), renewInterval: Duration = .seconds(2),
-                linger: Duration = .milliseconds(20), leaseDurationMilliseconds: Int64 = 6_000, giveUpAfter: Duration = .seconds(10)) {
+                linger: Duration = .milliseconds(20), leaseDurationMilliseconds: Int64 = 6_000, giveUpAfter: Duration = .seconds(10),
+                retention: Duration? = nil, wallClock: any WallClock = SystemWallClock()) {
+        self.retention = retention
+        self.wallClock = wallClock
         self.store = store
         self.makeSink = makeSink
         self.holder = holder
@@ -73,6 +87,7 @@ public final class EventEmitter: Service {
         var warnedWaiting = false
         var writesFailingSince: ContinuousClock.Instant?
         var standDownUntil: ContinuousClock.Instant?
+        var lastPrune: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let until = standDownUntil {
@@ -102,6 +117,10 @@ public final class EventEmitter: Service {
                 writesFailingSince = nil
                 writeFailures.succeeded()
                 storeFailures.succeeded()
+                if retention != nil, lastPrune.map({ clock.now - $0 >= retentionInterval }) ?? true {
+                    lastPrune = clock.now
+                    try await pruneOutbox()
+                }
                 if written == 0 {
                     try? await Task.sleep(for: pollInterval)
                 } else if written < batchSize {
@@ -131,6 +150,26 @@ public final class EventEmitter: Service {
             }
         }
         await drainForShutdown()
+    }
+
+    /// Deletes emitted events older than the retention window, a small batch at a time with a
+    /// pause between, for at most two seconds per round (the rest waits for the next round).
+    private func pruneOutbox() async throws {
+        guard let retention, let grant = lease.withLock({ $0 }) else { return }
+        let cutoff = wallClock.nowMilliseconds() - Int64(retention.milliseconds)
+        let started = ContinuousClock.now
+        var deleted = 0
+        while ContinuousClock.now - started < .seconds(2), !Task.isShuttingDownGracefully {
+            let count = try await store.deleteEmittedEvents(recordedBefore: cutoff, window: Self.retentionWindow, for: grant)
+            deleted += count
+            // Fewer than a window: the rest of the window is too young or not yet emitted, and so
+            // is everything after it.
+            guard count == Self.retentionWindow else { break }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        if deleted > 0 {
+            logger.info("deleted emitted events older than the outbox retention", metadata: ["events": "\(deleted)", "retention": "\(retention)"])
+        }
     }
 
     private func acquire() async throws -> Bool {

@@ -16,4 +16,12 @@ public protocol EventStore: Sendable {
 
     /// How far the emitter is.
     func emitterProgress() async throws -> EmitterProgress
+
+    /// The lowest sequence still stored (`--outbox-retention` deletes older ones); nil when none is.
+    func oldestRetainedSequence() async throws -> Int64?
+
+    /// Retention, for the lease holder: among the oldest `window` stored events, deletes those
+    /// already emitted (at or below the checkpoint) and recorded before `recordedBefore`, never the
+    /// newest (it numbers the next). Returns how many; 0 when `lease` was lost.
+    func deleteEmittedEvents(recordedBefore: Int64, window: Int, for lease: EmitterLeaseGrant) async throws -> Int
 }

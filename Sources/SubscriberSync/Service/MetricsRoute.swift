@@ -15,6 +15,9 @@ enum MetricsRoute {
                     Gauge(label: "subscriber_sync_subscribers", dimensions: [("account", account)]).record(count)
                 }
                 Gauge(label: "subscriber_sync_emitter_lag_events").record(lag)
+                if let oldest = try await storage.oldestRetainedSequence() {
+                    Gauge(label: "subscriber_sync_outbox_oldest_sequence").record(oldest)
+                }
             } catch {
                 Counter(label: "subscriber_sync_metrics_errors_total").increment()
             }

@@ -43,6 +43,8 @@ public struct ServiceSettings: Sendable {
     public var secretKey: String?
     /// `--forward` and its companions (the forward token is a secret too).
     public var forwarding: ForwardOptions
+    /// Emitted events older than this are deleted from the outbox; nil keeps everything.
+    public var outboxRetentionSeconds: Int64?
     /// Problems that do not stop the service (unknown `SUBSCRIBER_SYNC_*` variables), to be logged.
     public var warnings: [String]
 
@@ -54,6 +56,7 @@ public struct ServiceSettings: Sendable {
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
         case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge
+        case outboxRetention
 
         /// What every setting's environment variable starts with.
         public static let environmentPrefix = "SUBSCRIBER_SYNC_"
@@ -183,6 +186,11 @@ public struct ServiceSettings: Sendable {
         callbackToken = try Self.secret(file: reader.text(.callbackTokenFile), environment: environment[Self.callbackTokenEnvironment], name: "callback token")
         secretKey = try Self.secret(file: reader.text(.secretKeyFile), environment: environment[Self.secretKeyEnvironment], name: "secret key")
         warnings = UnknownSettings.environmentWarnings(environment)
+        let retention = reader.text(.outboxRetention) ?? "7d"
+        guard let retentionSeconds = Self.parseDuration(retention), retentionSeconds >= 0, retentionSeconds <= 3_650 * 86_400 else {
+            throw Invalid("outboxRetention must be a duration like 7d, 36h or 90m, or 0 (keep everything), got \"\(retention)\"")
+        }
+        outboxRetentionSeconds = retentionSeconds == 0 ? nil : retentionSeconds
         forwarding = try Self.forwardOptions(flags: forwardFlags, reader: reader, environment: environment, callbackToken: callbackToken)
     }
 

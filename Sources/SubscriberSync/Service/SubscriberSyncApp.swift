@@ -39,7 +39,8 @@ public struct SubscriberSyncApp: Sendable {
             }
         }
         holder = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
-        emitter = EventEmitter(store: self.storage, sink: makeSink, holder: holder, logger: logger)
+        emitter = EventEmitter(store: self.storage, sink: makeSink, holder: holder, logger: logger,
+                               retention: settings.outboxRetentionSeconds.map { .seconds($0) }, wallClock: clock)
     }
 
     /// The engine `location` names. `existingOnly` opens a SQLite file only if it exists and is up

@@ -136,4 +136,29 @@ struct PostgresOutbox: Sendable {
         }
         return progress
     }
+
+    static func oldestSequence(on connection: PostgresConnection, logger: Logger) async throws -> Int64? {
+        var oldest: Int64?
+        for try await value in try await connection.query("SELECT MIN(sequence) FROM outbox", logger: logger).decode(Int64?.self) {
+            oldest = value
+        }
+        return oldest
+    }
+
+    /// As on SQLite: among the oldest `window` numbered rows, those emitted (at or below the
+    /// checkpoint, read under the caller's lease) and recorded before `recordedBefore`, never the
+    /// newest numbered one.
+    static func deleteEmitted(recordedBefore: Int64, window: Int, lease: EmitterLeaseGrant, on connection: PostgresConnection,
+                              logger: Logger) async throws -> Int {
+        try await connection.query("""
+            WITH state AS (SELECT checkpoint, numbered FROM emitter_state
+                           WHERE id = 1 AND lease_holder = \(lease.holder) AND lease_epoch = \(lease.epoch) FOR SHARE),
+                 oldest AS (SELECT position, sequence, recorded_time FROM outbox WHERE sequence IS NOT NULL
+                            ORDER BY sequence LIMIT \(Int64(window)))
+            DELETE FROM outbox WHERE position IN (
+                SELECT o.position FROM oldest o, state s
+                WHERE o.recorded_time < \(recordedBefore) AND o.sequence <= s.checkpoint AND o.sequence < s.numbered)
+            RETURNING 1
+            """, logger: logger).collect().count
+    }
 }

@@ -283,6 +283,18 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
+    public func oldestRetainedSequence() async throws -> Int64? {
+        try await read("reading the oldest event") { [logger] connection in
+            try await PostgresOutbox.oldestSequence(on: connection, logger: logger)
+        }
+    }
+
+    public func deleteEmittedEvents(recordedBefore: Int64, window: Int, for lease: EmitterLeaseGrant) async throws -> Int {
+        try await transaction("deleting old events") { [logger] connection in
+            try await PostgresOutbox.deleteEmitted(recordedBefore: recordedBefore, window: window, lease: lease, on: connection, logger: logger)
+        }
+    }
+
     /// Waits (briefly) for older transactions still running, so that every event committed
     /// before the call is numbered and returned.
     public func events(in range: ClosedRange<Int64>, limit: Int) async throws -> [RenderedEvent] {

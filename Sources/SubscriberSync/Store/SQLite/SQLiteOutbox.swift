@@ -64,4 +64,22 @@ struct SQLiteOutbox: Sendable {
             ORDER BY sequence LIMIT 1
             """)
     }
+
+    static func oldestSequence(in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM outbox")
+    }
+
+    /// Looks at the oldest `window` rows only (bounded work whatever the outbox holds; they are
+    /// the oldest by `recorded_time` too, which grows with the sequence on the one commit thread).
+    /// The checkpoint is read under the caller's lease, so a holder that lost it deletes nothing.
+    static func deleteEmitted(recordedBefore: Int64, window: Int, lease: EmitterLeaseGrant, in db: Database) throws -> Int {
+        try db.execute(sql: """
+            DELETE FROM outbox WHERE sequence IN (
+                SELECT sequence FROM (SELECT sequence, recorded_time FROM outbox ORDER BY sequence LIMIT ?1)
+                WHERE recorded_time < ?2
+                  AND sequence <= (SELECT checkpoint FROM emitter_state WHERE id = 1 AND lease_holder = ?3 AND lease_epoch = ?4)
+                  AND sequence < (SELECT MAX(sequence) FROM outbox))
+            """, arguments: [window, recordedBefore, lease.holder, lease.epoch])
+        return db.changesCount
+    }
 }

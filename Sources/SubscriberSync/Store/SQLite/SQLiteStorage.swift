@@ -232,6 +232,14 @@ public final class SQLiteStorage: SubscriberStorage {
         }
     }
 
+    public func oldestRetainedSequence() async throws -> Int64? {
+        try await read { db in try SQLiteOutbox.oldestSequence(in: db) }
+    }
+
+    public func deleteEmittedEvents(recordedBefore: Int64, window: Int, for lease: EmitterLeaseGrant) async throws -> Int {
+        try await write { db in try SQLiteOutbox.deleteEmitted(recordedBefore: recordedBefore, window: window, lease: lease, in: db) }
+    }
+
     public func events(in range: ClosedRange<Int64>, limit: Int) async throws -> [RenderedEvent] {
         try await database().read { db in
             try SQLiteOutbox.lines(from: range.lowerBound, through: range.upperBound, limit: limit, in: db)

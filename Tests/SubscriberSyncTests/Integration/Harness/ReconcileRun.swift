@@ -28,9 +28,15 @@ struct ReconcileRun: Sendable {
 extension Sandbox {
     /// Runs `subscriber-sync accounts` with `arguments` on this sandbox's store.
     func accounts(_ arguments: [String] = []) async throws -> ReconcileRun {
+        try await storeCommand("accounts", arguments)
+    }
+
+    /// Runs a `subscriber-sync` command that takes `--database` (accounts, forwards, replay) on this
+    /// sandbox's store.
+    func storeCommand(_ command: String, _ arguments: [String] = []) async throws -> ReconcileRun {
         let result = try await SubscriberSyncExecutable.run(
-            ["accounts", "--database", database()] + arguments, environment: SubscriberSyncExecutable.environment(adding: databaseEnvironment),
-            workingDirectory: directory, logDirectory: directory, name: "accounts-\(nextNumber())")
+            [command, "--database", database()] + arguments, environment: SubscriberSyncExecutable.environment(adding: databaseEnvironment),
+            workingDirectory: directory, logDirectory: directory, name: "\(command)-\(nextNumber())")
         return ReconcileRun(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }
