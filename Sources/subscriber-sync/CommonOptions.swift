@@ -100,6 +100,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.outboxRetention, "Delete emitted events older than this from the outbox (replay cannot go further back), e.g. 7d, 36h; 0 keeps everything.", default: "7d"))
     var outboxRetention: String?
 
+    @Option(help: help(.forwardConcurrency, "Deliveries to one target at once (1-64). 1 keeps each target's order; more is faster, but callbacks may then arrive out of order.", default: "1"))
+    var forwardConcurrency: String?
+
     static func help(_ key: ServiceSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -119,7 +122,7 @@ struct CommonOptions: ParsableArguments {
             (.removalRatioFloor, removalRatioFloor),
             (.logFormat, logFormat), (.metricsListen, metricsListen),
             (.forwardTimeout, forwardTimeout), (.forwardBeforeFallback, forwardBeforeFallback), (.forwardTokenFile, forwardTokenFile),
-            (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention),
+            (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention), (.forwardConcurrency, forwardConcurrency),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

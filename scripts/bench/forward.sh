@@ -10,17 +10,18 @@
 #    OfficialAccount.CallbackAfterAddSubscriber, two new subscribers each, SQLite, events file):
 #    a. subscriber-sync serve without --forward;
 #    b. the same with --forward to the target: every callback also commits a forward job in its
-#       transaction, and the forwarder delivers them meanwhile.
+#       transaction, and the forwarder delivers them meanwhile, one at a time (the default);
+#    c. the same with --forward-concurrency 8.
 #    Target (the issue): b's requests/s at least 0.7 × a's, the target receiving them as fast as
 #    they are acknowledged, the queue not growing over the run. The queue (acknowledged minus
 #    received by the target) is sampled every second from the service's callback counter and the
 #    target's count; after wrk stops, the time until the target has them all is measured.
-# 2. Before-callbacks (OfficialAccount.CallbackBeforeAddSubscriber), CONNECTIONS_BEFORE (4)
+# 2. Before-callbacks (OfficialAccount.CallbackBeforeAddSubscriber), 1 and CONNECTIONS_BEFORE (4)
 #    connections: wrk straight at the target, then through subscriber-sync (b), which waits for the
 #    target's answer and passes it back. Target: at most 2 ms more at p50.
 #
 # Environment: DURATION (10s), CONNECTIONS (64), CONNECTIONS_BEFORE (4), WARMUP (2s), ports
-# TARGET_PORT (18091), PLAIN_PORT (18092), FORWARD_PORT (18093), BENCH_TMPDIR (a real disk, not
+# TARGET_PORT (18091), PLAIN_PORT (18092), FORWARD_PORT (18093), CONCURRENT_PORT (18094), BENCH_TMPDIR (a real disk, not
 # tmpfs), KEEP_TMP=1. Prints a Markdown report on stdout; exit 2 when a sanity check failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,6 +34,7 @@ THREADS=2
 TARGET_PORT=${TARGET_PORT:-18091}
 PLAIN_PORT=${PLAIN_PORT:-18092}
 FORWARD_PORT=${FORWARD_PORT:-18093}
+CONCURRENT_PORT=${CONCURRENT_PORT:-18094}
 SDKAPPID=1400000000
 SCRIPT=Benchmarks/wrk/callback.lua
 BIN=.build-release/release
@@ -88,7 +90,7 @@ accepted() {
     | awk '/^subscriber_sync_callbacks_total\{/ && /outcome="accepted"/ { n += $NF } END { printf "%d", n }'
 }
 wrk_run() {  # PORT NAME COMMAND TAG CONNECTIONS DURATION
-  wrk -t"$THREADS" -c"$5" -d"$6" --latency -s "$SCRIPT" "http://127.0.0.1:$1" -- "$SDKAPPID" "$sign" "$request_time" "$4" "$3" >"$tmp/$2.txt"
+  wrk -t"$(( $5 < THREADS ? $5 : THREADS ))" -c"$5" -d"$6" --latency -s "$SCRIPT" "http://127.0.0.1:$1" -- "$SDKAPPID" "$sign" "$request_time" "$4" "$3" >"$tmp/$2.txt"
   grep -q '^WRK_RESULT ' "$tmp/$2.txt" || { cat "$tmp/$2.txt" >&2; echo "wrk gave no result ($2)" >&2; exit 1; }
   local non2xx; non2xx=$(field "$tmp/$2.txt" non2xx)
   [ "$non2xx" -eq 0 ] || problem "$2: $non2xx non-2xx responses"
@@ -112,51 +114,54 @@ serve "$PLAIN_PORT" plain
 wrk_run "$PLAIN_PORT" plain-warmup "$AFTER" w "$CONNECTIONS" "$WARMUP"
 wrk_run "$PLAIN_PORT" plain "$AFTER" m "$CONNECTIONS" "$DURATION"
 
-# --- 1b. the same with --forward ----------------------------------------------------------------
-echo "== after-callbacks, --forward to the target (:$FORWARD_PORT)" >&2
-serve "$FORWARD_PORT" forward --forward "http://127.0.0.1:$TARGET_PORT/tencent/callback"
-wrk_run "$FORWARD_PORT" forward-warmup "$AFTER" w "$CONNECTIONS" "$WARMUP"
-# Let the warm-up's jobs drain, so that the run starts with an empty queue.
-for i in $(seq 300); do [ "$(received)" -ge "$(accepted "$FORWARD_PORT")" ] && break; sleep 0.1; done
-: >"$tmp/queue.txt"
-( start=$(date +%s.%N)
-  while :; do
-    a=$(accepted "$FORWARD_PORT"); r=$(received)
-    printf '%.1f %d %d %d\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$a" "$r" $((a - r)) >>"$tmp/queue.txt"
-    sleep 1
-  done ) &
-sampler=$!; pids+=("$sampler")
-wrk_run "$FORWARD_PORT" forward "$AFTER" m "$CONNECTIONS" "$DURATION"
-stopped=$(date +%s.%N)
-kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-acked_total=$(accepted "$FORWARD_PORT")
-received_at_stop=$(received)
-drain=""
-for i in $(seq 600); do
-  if [ "$(received)" -ge "$acked_total" ]; then drain=$(echo "$(date +%s.%N) - $stopped" | bc); break; fi
-  sleep 0.05
-done
-[ -n "$drain" ] || problem "the target had not received every acknowledged callback 30 s after the run ($(received) of $acked_total)"
+# --- 1b/1c. the same with --forward: one delivery at a time (the default), then 8 at once ------
+forwarded_run() {  # PORT NAME [serve args...]
+  local port=$1 name=$2; shift 2
+  echo "== after-callbacks, --forward to the target $* (:$port)" >&2
+  serve "$port" "$name" --forward "http://127.0.0.1:$TARGET_PORT/tencent/callback" "$@"
+  wrk_run "$port" "$name-warmup" "$AFTER" w "$CONNECTIONS" "$WARMUP"
+  # Let the warm-up's jobs drain, so that the run starts with an empty queue.
+  local i a r base
+  for i in $(seq 600); do [ "$(received)" -ge "$(accepted "$port")" ] && break; sleep 0.1; done
+  base=$(( $(received) - $(accepted "$port") ))   # the target's count from earlier runs
+  : >"$tmp/$name-queue.txt"
+  ( start=$(date +%s.%N)
+    while :; do
+      a=$(accepted "$port"); r=$(( $(received) - base ))
+      printf '%.1f %d %d %d\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$a" "$r" $((a - r)) >>"$tmp/$name-queue.txt"
+      sleep 1
+    done ) &
+  local sampler=$!; pids+=("$sampler")
+  wrk_run "$port" "$name" "$AFTER" m "$CONNECTIONS" "$DURATION"
+  local stopped; stopped=$(date +%s.%N)
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  local acked; acked=$(accepted "$port")
+  echo "$acked" >"$tmp/$name-acked"
+  echo $(( $(received) - base )) >"$tmp/$name-at-stop"
+  : >"$tmp/$name-drain"
+  for i in $(seq 1200); do
+    if [ $(( $(received) - base )) -ge "$acked" ]; then echo "$(date +%s.%N) - $stopped" | bc >"$tmp/$name-drain"; break; fi
+    sleep 0.05
+  done
+  [ -s "$tmp/$name-drain" ] || problem "$name: the target had not received every acknowledged callback 60 s after the run"
+}
+forwarded_run "$FORWARD_PORT" forward
+forwarded_run "$CONCURRENT_PORT" concurrent --forward-concurrency 8
 
 # --- 2. before-callbacks: straight vs relayed ----------------------------------------------------
 echo "== before-callbacks: straight at the target, then through subscriber-sync" >&2
-wrk_run "$TARGET_PORT" before-direct-warmup "$BEFORE" bw "$CONNECTIONS_BEFORE" "$WARMUP"
-wrk_run "$TARGET_PORT" before-direct "$BEFORE" bd "$CONNECTIONS_BEFORE" "$DURATION"
-wrk_run "$FORWARD_PORT" before-relayed-warmup "$BEFORE" rw "$CONNECTIONS_BEFORE" "$WARMUP"
-wrk_run "$FORWARD_PORT" before-relayed "$BEFORE" rm "$CONNECTIONS_BEFORE" "$DURATION"
+for c in 1 "$CONNECTIONS_BEFORE"; do
+  wrk_run "$TARGET_PORT" "before-direct-$c-warmup" "$BEFORE" "bw$c" "$c" "$WARMUP"
+  wrk_run "$TARGET_PORT" "before-direct-$c" "$BEFORE" "bd$c" "$c" "$DURATION"
+  wrk_run "$FORWARD_PORT" "before-relayed-$c-warmup" "$BEFORE" "rw$c" "$c" "$WARMUP"
+  wrk_run "$FORWARD_PORT" "before-relayed-$c" "$BEFORE" "rm$c" "$c" "$DURATION"
+done
 relayed=$(curl -s "http://127.0.0.1:$FORWARD_PORT/metrics" | awk '/^subscriber_sync_forward_before_total\{/ && /outcome="answered"/ { n += $NF } END { printf "%d", n }')
 fallbacks=$(curl -s "http://127.0.0.1:$FORWARD_PORT/metrics" | awk '/^subscriber_sync_forward_before_total\{/ && /fallback/ { n += $NF } END { printf "%d", n }')
 [ "$fallbacks" -eq 0 ] || problem "$fallbacks before-callbacks were answered with the fallback"
 
 # --- report ----------------------------------------------------------------------------------------
-plain_rps=$(field "$tmp/plain.txt" rps); forward_rps=$(field "$tmp/forward.txt" rps)
-ratio=$(awk -v f="$forward_rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? f / p : 0) }')
-ratio_ok=$(awk -v f="$forward_rps" -v p="$plain_rps" 'BEGIN { print (p > 0 && f >= 0.7 * p ? "met" : "NOT met") }')
-d50=$(field "$tmp/before-direct.txt" p50_ms); r50=$(field "$tmp/before-relayed.txt" p50_ms)
-added=$(awk -v r="$r50" -v d="$d50" 'BEGIN { printf "%.2f", r - d }')
-added_ok=$(awk -v a="$added" 'BEGIN { print (a <= 2 ? "met" : "NOT met") }')
-first_queue=$(awk 'NR == 2 { print $4 }' "$tmp/queue.txt"); last_queue=$(tail -1 "$tmp/queue.txt" | awk '{ print $4 }')
-max_queue=$(awk 'BEGIN { m = 0 } $4 > m { m = $4 } END { print m }' "$tmp/queue.txt")
+plain_rps=$(field "$tmp/plain.txt" rps)
 row() {
   printf '| %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %s |\n' "$1" "$(field "$2" rps)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" \
     "$(field "$2" max_ms)" "$(field "$2" requests)"
@@ -167,15 +172,30 @@ echo
 echo "| run | requests/s | p50 | p99 | max | responses |"
 echo "|---|---:|---:|---:|---:|---:|"
 row "after-callbacks, durable, no forwarding (-c$CONNECTIONS)" "$tmp/plain.txt"
-row "after-callbacks, durable, --forward to the target (-c$CONNECTIONS)" "$tmp/forward.txt"
-row "before-callbacks straight at the target (-c$CONNECTIONS_BEFORE)" "$tmp/before-direct.txt"
-row "before-callbacks through subscriber-sync (-c$CONNECTIONS_BEFORE)" "$tmp/before-relayed.txt"
+row "after-callbacks, durable, --forward (one delivery at a time) (-c$CONNECTIONS)" "$tmp/forward.txt"
+row "after-callbacks, durable, --forward --forward-concurrency 8 (-c$CONNECTIONS)" "$tmp/concurrent.txt"
+for c in 1 "$CONNECTIONS_BEFORE"; do
+  row "before-callbacks straight at the target (-c$c)" "$tmp/before-direct-$c.txt"
+  row "before-callbacks through subscriber-sync (-c$c)" "$tmp/before-relayed-$c.txt"
+done
 echo
-echo "- with / without forwarding, requests/s: **$ratio** (target ≥ 0.7: $ratio_ok)"
-echo "- queue during the forwarded run (acknowledged − received by the target, sampled each second):" \
-     "$(awk '{ printf "%s%d", (NR > 1 ? ", " : ""), $4 }' "$tmp/queue.txt"); max $max_queue, first $first_queue, last $last_queue"
-echo "- when wrk stopped the target had $received_at_stop of $acked_total acknowledged callbacks; it had all of them ${drain:-never} s later"
-echo "- before-callbacks: p50 $d50 ms straight, $r50 ms relayed: **+$added ms** (target ≤ 2 ms: $added_ok); $relayed relayed, $fallbacks fallbacks"
+for name in forward concurrent; do
+  rps=$(field "$tmp/$name.txt" rps)
+  ratio=$(awk -v f="$rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? f / p : 0) }')
+  ok=$(awk -v f="$rps" -v p="$plain_rps" 'BEGIN { print (p > 0 && f >= 0.7 * p ? "met" : "NOT met") }')
+  q=$tmp/$name-queue.txt
+  growing=$(awk 'NR == 2 { first = $4 } { last = $4 } END { print (last > first + 100 ? "grew" : "did not grow") }' "$q")
+  echo "- **$name**: with / without forwarding, requests/s **$ratio** (target ≥ 0.7: $ok);" \
+       "queue (acknowledged − received, each second): $(awk '{ printf "%s%d", (NR > 1 ? ", " : ""), $4 }' "$q") — it $growing" \
+       "(target: does not grow); when wrk stopped the target had $(cat "$tmp/$name-at-stop") of $(cat "$tmp/$name-acked"), all of them $(cat "$tmp/$name-drain" | xargs printf '%.1f' 2>/dev/null || echo never) s later"
+done
+for c in 1 "$CONNECTIONS_BEFORE"; do
+  d50=$(field "$tmp/before-direct-$c.txt" p50_ms); r50=$(field "$tmp/before-relayed-$c.txt" p50_ms)
+  added=$(awk -v r="$r50" -v d="$d50" 'BEGIN { printf "%.2f", r - d }')
+  added_ok=$(awk -v a="$added" 'BEGIN { print (a <= 2 ? "met" : "NOT met") }')
+  echo "- before-callbacks, $c connection(s): p50 $d50 ms straight, $r50 ms relayed: **+$added ms** (target ≤ 2 ms: $added_ok)"
+done
+echo "- before-callbacks relayed: $relayed answered by the target, $fallbacks fallbacks"
 if ((${#problems[@]})); then
   echo; echo "**PROBLEMS:**"; printf -- '- %s\n' "${problems[@]}"; exit 2
 fi

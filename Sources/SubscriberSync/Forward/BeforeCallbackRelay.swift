@@ -55,21 +55,18 @@ public struct BeforeCallbackRelay: Sendable {
         let target = ForwardRule.displayName(rule.url)
         let request = ForwardRequest.make(target: rule.url, query: query, contentType: contentType, body: body,
                                           delivery: ForwardDeliveryID.next(), signature: signature, now: clock.nowMilliseconds())
-        let (httpClient, limit) = (self.httpClient, options.timeout)
+        let limit = options.timeout
         do {
-            let answer = try await Deadline.run("the before-callback target \(target)", within: limit) {
-                let response = try await httpClient.execute(request, timeout: .nanoseconds(limit.nanoseconds))
-                let body = try await response.body.collect(upTo: Self.maxAnswerBytes)
-                return (Int(response.status.code), response.headers.first(name: "Content-Type"), body)
-            }
+            // One deadline for the whole exchange, the answer's body included.
+            let response = try await httpClient.execute(request, deadline: .now() + .nanoseconds(limit.nanoseconds))
+            let answer = (Int(response.status.code), response.headers.first(name: "Content-Type"),
+                          try await response.body.collect(upTo: Self.maxAnswerBytes))
             guard (200..<300).contains(answer.0) else {
                 return fallback(.fallbackFailure, rule: rule, command: command, reason: "answered HTTP \(answer.0)")
             }
             metrics.before(target: target, outcome: .answered)
             failures[rule.url]?.succeeded()
             return Answer(status: answer.0, contentType: answer.1, body: answer.2, outcome: .answered)
-        } catch is Deadline.Exceeded {
-            return fallback(.fallbackTimeout, rule: rule, command: command, reason: "no answer within \(limit)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return fallback(.fallbackTimeout, rule: rule, command: command, reason: "no answer within \(limit)")
         } catch {

@@ -17,9 +17,13 @@ public struct ForwardOptions: Sendable {
     public var token: String?
     /// How long an after-callback's job is retried before it is dead-lettered (ms).
     public var maxAgeMilliseconds: Int64
+    /// Deliveries to one target at once. 1 (the default) keeps the target's order; more trades
+    /// it for throughput (started in order, they may arrive in any order, as Tencent's own do).
+    public var concurrency: Int
 
     public init(rules: [ForwardRule] = [], timeout: Duration = .milliseconds(1_500), beforeFallback: Fallback = .allow,
-                token: String? = nil, maxAgeMilliseconds: Int64 = 86_400_000) {
+                token: String? = nil, maxAgeMilliseconds: Int64 = 86_400_000, concurrency: Int = 1) {
+        self.concurrency = concurrency
         self.rules = rules
         self.timeout = timeout
         self.beforeFallback = beforeFallback

@@ -35,6 +35,8 @@ public final class Forwarder: Service {
 
     static let leaseMargin: Duration = .seconds(1)
     private let wakeup = Wakeup()
+    /// Set when graceful shutdown begins, for deliveries chained on an event loop (no task-local there).
+    private let stopping = Atomic<Bool>(false)
 
     public struct Tuning: Sendable {
         /// Pause when a target has nothing to deliver, unless this process queues a job meanwhile
@@ -86,6 +88,18 @@ public final class Forwarder: Service {
     }
 
     public func run() async throws {
+        await withGracefulShutdownHandler {
+            await deliverUntilShutdown()
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+        }
+        if let held = lease.withLock({ $0.take() }) {
+            try? await queue.releaseForwarderLease(held.grant)
+        }
+        if ownsHTTPClient { try? await httpClient.shutdown() }
+    }
+
+    private func deliverUntilShutdown() async {
         let configured = options.rules.map(\.url)
         await withTaskGroup(of: Void.self) { group in
             var workers = Set<String>()
@@ -152,10 +166,6 @@ public final class Forwarder: Service {
             }
             await group.waitForAll()
         }
-        if let held = lease.withLock({ $0.take() }) {
-            try? await queue.releaseForwarderLease(held.grant)
-        }
-        if ownsHTTPClient { try? await httpClient.shutdown() }
     }
 
     /// One target's deliveries, while this process holds the lease.
@@ -192,29 +202,67 @@ public final class Forwarder: Service {
         }
         var delivered: [Int64] = []
         var wait: Duration?
-        for job in jobs {
-            guard !Task.isShuttingDownGracefully, currentLease() == grant else { break }
+        var next = 0
+        while next < jobs.count, !Task.isShuttingDownGracefully, currentLease() == grant {
             let now = clock.nowMilliseconds()
-            if job.nextAttemptAt > now {
-                wait = .milliseconds(job.nextAttemptAt - now)
+            if jobs[next].nextAttemptAt > now {
+                wait = .milliseconds(jobs[next].nextAttemptAt - now)
                 break
             }
-            if let failure = await deliver(job, now: now) {
-                try await complete(delivered, lease: grant, target: name)
-                delivered = []
-                failures.failed("delivery to the forward target failed; retrying with backoff (later jobs of this target wait, in order)",
-                                reason: failure, metadata: ["target": "\(name)", "command": "\(job.command)"], level: .warning)
-                metrics.delivered(target: name, result: "failed")
-                wait = try await failed(job, reason: failure, at: clock.nowMilliseconds(), lease: grant, target: name)
-                break
+            // One job at a time (the default): the target gets them in order. With
+            // --forward-concurrency N, up to N due jobs go out together, started in order.
+            var window = [jobs[next]]
+            let width = options.concurrency == 1 ? jobs.count : options.concurrency
+            while window.count < width, next + window.count < jobs.count, jobs[next + window.count].nextAttemptAt <= now {
+                window.append(jobs[next + window.count])
             }
-            failures.succeeded()
-            delivered.append(job.id)
-            metrics.delivered(target: name, result: "delivered")
-            metrics.delayed(milliseconds: clock.nowMilliseconds() - job.receivedAt)
+            next += window.count
+            let outcomes: [String?]
+            if options.concurrency == 1 {
+                let clock = self.clock
+                outcomes = await InOrderDelivery.run(window, httpClient: httpClient, signature: signature, timeout: tuning.deliveryTimeout,
+                                                     now: { clock.nowMilliseconds() },
+                                                     shouldContinue: { !self.stopping.load(ordering: .relaxed) && self.currentLease() == grant })
+            } else {
+                outcomes = await deliver(window, now: now)
+            }
+            var firstFailure: (job: ForwardJob, reason: String)?
+            for (job, failure) in zip(window, outcomes) {
+                if let failure {
+                    metrics.delivered(target: name, result: "failed")
+                    if firstFailure == nil { firstFailure = (job, failure) }
+                    continue
+                }
+                delivered.append(job.id)
+                metrics.delivered(target: name, result: "delivered")
+                metrics.delayed(milliseconds: clock.nowMilliseconds() - job.receivedAt)
+            }
+            guard let (job, failure) = firstFailure else {
+                failures.succeeded()
+                continue
+            }
+            try await complete(delivered, lease: grant, target: name)
+            delivered = []
+            failures.failed("delivery to the forward target failed; retrying with backoff (later jobs of this target wait, in order)",
+                            reason: failure, metadata: ["target": "\(name)", "command": "\(job.command)"], level: .warning)
+            wait = try await failed(job, reason: failure, at: clock.nowMilliseconds(), lease: grant, target: name)
+            break
         }
         try await complete(delivered, lease: grant, target: name)
         return wait
+    }
+
+    /// Delivers `jobs` at once; each outcome is nil on success, else why not.
+    private func deliver(_ jobs: [ForwardJob], now: Int64) async -> [String?] {
+        guard jobs.count > 1 else { return [await deliver(jobs[0], now: now)] }
+        return await withTaskGroup(of: (Int, String?).self) { group in
+            for (position, job) in jobs.enumerated() {
+                group.addTask { (position, await self.deliver(job, now: now)) }
+            }
+            var outcomes = [String?](repeating: nil, count: jobs.count)
+            for await (position, outcome) in group { outcomes[position] = outcome }
+            return outcomes
+        }
     }
 
     private func complete(_ ids: [Int64], lease grant: ForwarderLeaseGrant, target: String) async throws {
@@ -259,14 +307,12 @@ public final class Forwarder: Service {
     private func deliver(_ job: ForwardJob, now: Int64) async -> String? {
         let request = ForwardRequest.make(target: job.target, query: job.query, contentType: job.contentType, body: job.body,
                                           delivery: job.delivery, signature: signature, now: now)
-        let (httpClient, limit) = (self.httpClient, tuning.deliveryTimeout)
         do {
-            let status = try await Deadline.run("a forward delivery", within: limit) {
-                let response = try await httpClient.execute(request, timeout: .nanoseconds(limit.nanoseconds))
-                // Read the answer out so that the keep-alive connection can carry the next one.
-                for try await _ in response.body {}
-                return Int(response.status.code)
-            }
+            // The deadline covers the whole exchange, the answer's body included.
+            let response = try await httpClient.execute(request, deadline: .now() + .nanoseconds(tuning.deliveryTimeout.nanoseconds))
+            // Read the answer out so that the keep-alive connection can carry the next one.
+            for try await _ in response.body {}
+            let status = Int(response.status.code)
             return (200..<300).contains(status) ? nil : "answered HTTP \(status)"
         } catch {
             return "\(error)"

@@ -55,7 +55,7 @@ public struct ServiceSettings: Sendable {
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
-        case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge
+        case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge, forwardConcurrency
         case outboxRetention
 
         /// What every setting's environment variable starts with.
@@ -228,6 +228,7 @@ public struct ServiceSettings: Sendable {
             throw Invalid("forwardMaxAge must be a duration from 1s to 30d like 24h or 90m, got \"\(maxAge)\"")
         }
         options.maxAgeMilliseconds = maxAgeMilliseconds
+        options.concurrency = Int(try reader.integer(.forwardConcurrency, in: 1...64) ?? 1)
         let forwardToken = try secret(file: reader.text(.forwardTokenFile), environment: environment[forwardTokenEnvironment], name: "forward token")
         if forwardToken != nil && callbackToken == nil {
             // Callbacks would go out with a valid Sign that nobody checked on the way in.

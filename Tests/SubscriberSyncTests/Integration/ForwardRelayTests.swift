@@ -69,7 +69,7 @@ struct IntegrationForwardRelayTests {
         try await withSandbox { sandbox in
             // A timeout that a loaded test machine keeps for an answering target.
             let allow = try await Self.start(sandbox, forward: ["*.CallbackBefore*=\(target.baseURL)/hook"],
-                                             extra: ["--forward-timeout", "1500ms"])
+                                             extra: ["--forward-timeout", "3s"])
             let client = allow.callbacks()
             let body = Array(#"{"CallbackCommand":"C2C.CallbackBeforeSendMsg","MsgBody":[]}"#.utf8)
             let rewritten = #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"***"}}]}"#
@@ -85,14 +85,15 @@ struct IntegrationForwardRelayTests {
             #expect(failed.status == 200)
             #expect(failed.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
 
-            target.behave { $0.status = 200; $0.body = rewritten; $0.delay = .seconds(8) }
+            target.behave { $0.status = 200; $0.body = rewritten; $0.delay = .seconds(12) }
             let started = ContinuousClock.now
             let slow = try await client.postSigned(command: "Group.CallbackBeforeSendMsg", body: body)
-            #expect(ContinuousClock.now - started < .seconds(5), "answered at --forward-timeout, not when the target answers")
+            #expect(ContinuousClock.now - started < .seconds(8), "answered at --forward-timeout, not when the target answers")
             #expect(slow.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
 
             let deny = try await Self.start(sandbox, forward: ["C2C.CallbackBefore*=\(target.baseURL)/hook"],
-                                            extra: ["--forward-before-fallback", "deny", "--database", sandbox.path("deny.sqlite")], name: "deny")
+                                            extra: ["--forward-before-fallback", "deny", "--forward-timeout", "10s",
+                                                    "--database", sandbox.path("deny.sqlite")], name: "deny")
             target.behave { $0.status = 503; $0.delay = .zero }
             let denied = try await deny.callbacks().postSigned(command: "C2C.CallbackBeforeSendMsg", body: body)
             #expect(denied.status == 200)
@@ -240,6 +241,22 @@ struct IntegrationForwardRelayTests {
                 metrics = (try? await service.callbacks().get("/metrics").body) ?? ""
                 return metrics.contains(gauge)
             }, "\(metrics)")
+        }
+    }
+
+    @Test("--forward-concurrency: several deliveries at once, every job once")
+    func concurrentDeliveries() async throws {
+        let target = try await FakeForwardTarget()
+        target.behave { $0.delay = .milliseconds(50) }
+        try await withSandbox { sandbox in
+            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-concurrency", "4"])
+            for number in 0..<24 {
+                #expect(try await service.callbacks().postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            #expect(await waitUntil(timeout: .seconds(20)) { target.accepted.count >= 24 }, "\(service.stderrText())")
+            #expect(Set(target.accepted.map(\.body)) == Set((0..<24).map(Self.message)))
+            #expect(target.requests.count == 24, "each once")
+            #expect(Set(target.requests.compactMap(\.delivery)).count == 24)
         }
     }
 

@@ -101,6 +101,7 @@ import Testing
         #expect(fromEnvironment.forwarding.timeout == .seconds(2))
         #expect(fromEnvironment.forwarding.beforeFallback == .deny)
         #expect(fromEnvironment.forwarding.maxAgeMilliseconds == 90 * 60_000)
+        #expect(fromEnvironment.forwarding.concurrency == 1, "one delivery at a time by default")
         #expect(fromEnvironment.warnings.isEmpty, "SUBSCRIBER_SYNC_FORWARD_TOKEN is known: \(fromEnvironment.warnings)")
 
         var flags = base
@@ -132,7 +133,8 @@ import Testing
 
     @Test(arguments: [("SUBSCRIBER_SYNC_FORWARD", "C2C.*=ftp://x/"), ("SUBSCRIBER_SYNC_FORWARD_TIMEOUT", "0ms"),
                       ("SUBSCRIBER_SYNC_FORWARD_TIMEOUT", "fast"), ("SUBSCRIBER_SYNC_FORWARD_BEFORE_FALLBACK", "maybe"),
-                      ("SUBSCRIBER_SYNC_FORWARD_MAX_AGE", "100ms")])
+                      ("SUBSCRIBER_SYNC_FORWARD_MAX_AGE", "100ms"), ("SUBSCRIBER_SYNC_FORWARD_CONCURRENCY", "0"),
+                      ("SUBSCRIBER_SYNC_FORWARD_CONCURRENCY", "65")])
     func invalidForwardSettingsAreRefused(variable: String, value: String) async {
         await #expect(throws: ServiceSettings.Invalid.self) {
             try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"]], configFile: nil, environment: [variable: value])
