@@ -53,7 +53,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 // Already built for swift-configuration's YAML files: reads a config file's keys.
                 .product(name: "Yams", package: "Yams"),
             ]

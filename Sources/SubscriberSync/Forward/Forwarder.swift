@@ -35,8 +35,6 @@ public final class Forwarder: Service {
 
     static let leaseMargin: Duration = .seconds(1)
     private let wakeup = Wakeup()
-    /// Set when graceful shutdown begins, for deliveries chained on an event loop (no task-local there).
-    private let stopping = Atomic<Bool>(false)
 
     public struct Tuning: Sendable {
         /// Pause when a target has nothing to deliver, unless this process queues a job meanwhile
@@ -88,11 +86,7 @@ public final class Forwarder: Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await deliverUntilShutdown()
-        } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .relaxed)
-        }
+        await deliverUntilShutdown()
         if let held = lease.withLock({ $0.take() }) {
             try? await queue.releaseForwarderLease(held.grant)
         }
@@ -212,20 +206,11 @@ public final class Forwarder: Service {
             // One job at a time (the default): the target gets them in order. With
             // --forward-concurrency N, up to N due jobs go out together, started in order.
             var window = [jobs[next]]
-            let width = options.concurrency == 1 ? jobs.count : options.concurrency
-            while window.count < width, next + window.count < jobs.count, jobs[next + window.count].nextAttemptAt <= now {
+            while window.count < options.concurrency, next + window.count < jobs.count, jobs[next + window.count].nextAttemptAt <= now {
                 window.append(jobs[next + window.count])
             }
             next += window.count
-            let outcomes: [String?]
-            if options.concurrency == 1 {
-                let clock = self.clock
-                outcomes = await InOrderDelivery.run(window, httpClient: httpClient, signature: signature, timeout: tuning.deliveryTimeout,
-                                                     now: { clock.nowMilliseconds() },
-                                                     shouldContinue: { !self.stopping.load(ordering: .relaxed) && self.currentLease() == grant })
-            } else {
-                outcomes = await deliver(window, now: now)
-            }
+            let outcomes = await deliver(window, now: now)
             var firstFailure: (job: ForwardJob, reason: String)?
             for (job, failure) in zip(window, outcomes) {
                 if let failure {

@@ -188,8 +188,9 @@ struct IntegrationForwardRelayTests {
             await first.kill()
             target.behave { $0.status = 200 }
             let second = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], name: "restarted")
-            #expect(await waitUntil(timeout: .seconds(40)) { target.accepted.count >= 10 }, "\(second.stderrText())")
-            #expect(target.accepted.map(\.body) == (0..<10).map(Self.message))
+            // A try in flight when the first process died may land after the kill: at least once.
+            #expect(await waitUntil(timeout: .seconds(40)) { target.acceptedOnce.count >= 10 }, "\(second.stderrText())")
+            #expect(target.acceptedOnce.map(\.body) == (0..<10).map(Self.message))
         }
     }
 

@@ -83,6 +83,13 @@ final class FakeForwardTarget: Sendable {
     /// The requests answered 2xx, in arrival order.
     var accepted: [Received] { requests.filter { (200..<300).contains($0.status) } }
 
+    /// The accepted requests without repeats (a request of the same `Subscriber-Sync-Delivery`
+    /// again, as at least once allows), in arrival order: what a target that drops repeats keeps.
+    var acceptedOnce: [Received] {
+        var seen = Set<String>()
+        return accepted.filter { $0.delivery.map { seen.insert($0).inserted } ?? true }
+    }
+
     /// The accepted bodies as text, in arrival order.
     var acceptedBodies: [String] { accepted.map { String(decoding: $0.body, as: UTF8.self) } }
 }
