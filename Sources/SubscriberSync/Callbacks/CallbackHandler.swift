@@ -66,16 +66,19 @@ public struct CallbackHandler: Sendable {
                                                      contentType: request.headers[.contentType] ?? "", body: body)
                 return (CallbackAnswer.relayed(answer), queryCommand, answer.outcome == .answered ? "relayed" : answer.outcome.rawValue)
             }
+            let queryTargets = queryCommand.map { forwarding.afterTargets(for: $0) } ?? []
             // A command passed on but not interpreted here needs no parsing: its body may be anything.
-            let command = if let queryCommand, !CallbackCommand.interpreted.contains(queryCommand),
-                             !forwarding.afterTargets(for: queryCommand).isEmpty {
+            let command = if let queryCommand, !queryTargets.isEmpty, !CallbackCommand.interpreted.contains(queryCommand) {
                 CallbackCommand.other(name: queryCommand)
             } else {
                 try parser.parse(body: body, queryCommand: query.callbackCommand)
             }
-            let forwards = ForwardOptions.isBeforeCallback(command.name) ? [] : forwarding.afterTargets(for: command.name).map { target in
+            let targets = ForwardOptions.isBeforeCallback(command.name) ? []
+                : command.name == queryCommand ? queryTargets : forwarding.afterTargets(for: command.name)
+            let receivedAt = targets.isEmpty ? 0 : clock.nowMilliseconds()
+            let forwards = targets.map { target in
                 ForwardJob(target: target, delivery: ForwardDeliveryID.next(), command: command.name, query: request.uri.query ?? "",
-                           contentType: request.headers[.contentType] ?? "", body: body, receivedAt: clock.nowMilliseconds())
+                           contentType: request.headers[.contentType] ?? "", body: body, receivedAt: receivedAt)
             }
             let outcome = try await apply(command, forwards: forwards)
             return (CallbackAnswer.ok(), command.name, outcome)

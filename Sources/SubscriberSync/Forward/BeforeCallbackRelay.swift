@@ -59,14 +59,14 @@ public struct BeforeCallbackRelay: Sendable {
         do {
             // One deadline for the whole exchange, the answer's body included.
             let response = try await httpClient.execute(request, deadline: .now() + .nanoseconds(limit.nanoseconds))
-            let answer = (Int(response.status.code), response.headers.first(name: "Content-Type"),
-                          try await response.body.collect(upTo: Self.maxAnswerBytes))
-            guard (200..<300).contains(answer.0) else {
-                return fallback(.fallbackFailure, rule: rule, command: command, reason: "answered HTTP \(answer.0)")
+            let status = Int(response.status.code)
+            let body = try await response.body.collect(upTo: Self.maxAnswerBytes)
+            guard (200..<300).contains(status) else {
+                return fallback(.fallbackFailure, rule: rule, command: command, reason: "answered HTTP \(status)")
             }
             metrics.before(target: target, outcome: .answered)
             failures[rule.url]?.succeeded()
-            return Answer(status: answer.0, contentType: answer.1, body: answer.2, outcome: .answered)
+            return Answer(status: status, contentType: response.headers.first(name: "Content-Type"), body: body, outcome: .answered)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return fallback(.fallbackTimeout, rule: rule, command: command, reason: "no answer within \(limit)")
         } catch {

@@ -3,19 +3,20 @@ import Metrics
 /// The relay's metrics. Targets are the configured URLs' display names (`ForwardRule.displayName`),
 /// a bounded set; outcomes and results are fixed words.
 struct ForwardMetrics: Sendable {
-
-    private let deliveries = BoundedCache<String, Counter>(capacity: 256)
-    private let before = BoundedCache<String, Counter>(capacity: 256)
+    /// Counters made once per label set: making one looks it up in the backend's registry under a lock.
+    private let counters = BoundedCache<String, Counter>(capacity: 512)
     private let delay = Timer(label: ForwardMetricNames.delay)
 
+    private func counter(_ label: String, target: String, _ name: String, _ value: String) -> Counter {
+        let key = label + "\u{0}" + target + "\u{0}" + value
+        if let counter = counters.lookup(key) { return counter }
+        let counter = Counter(label: label, dimensions: [("target", target), (name, value)])
+        counters.remember(key, counter)
+        return counter
+    }
+
     func delivered(target: String, result: String, count: Int = 1) {
-        let key = target + "\u{0}" + result
-        let counter = deliveries.lookup(key) ?? {
-            let counter = Counter(label: "subscriber_sync_forward_deliveries_total", dimensions: [("target", target), ("result", result)])
-            deliveries.remember(key, counter)
-            return counter
-        }()
-        counter.increment(by: count)
+        counter("subscriber_sync_forward_deliveries_total", target: target, "result", result).increment(by: count)
     }
 
     func delayed(milliseconds: Int64) {
@@ -23,13 +24,7 @@ struct ForwardMetrics: Sendable {
     }
 
     func before(target: String, outcome: BeforeCallbackRelay.Outcome) {
-        let key = target + "\u{0}" + outcome.rawValue
-        let counter = before.lookup(key) ?? {
-            let counter = Counter(label: "subscriber_sync_forward_before_total", dimensions: [("target", target), ("outcome", outcome.rawValue)])
-            before.remember(key, counter)
-            return counter
-        }()
-        counter.increment()
+        counter("subscriber_sync_forward_before_total", target: target, "outcome", outcome.rawValue).increment()
     }
 
     func queue(_ summary: ForwardTargetSummary) {

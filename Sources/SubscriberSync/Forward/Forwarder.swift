@@ -35,6 +35,8 @@ public final class Forwarder: Service {
 
     static let leaseMargin: Duration = .seconds(1)
     private let wakeup = Wakeup()
+    /// The forwarder's store operations, from the main loop and every target's worker alike.
+    private let storeFailures: FailureLog
 
     public struct Tuning: Sendable {
         /// Pause when a target has nothing to deliver, unless this process queues a job meanwhile
@@ -65,6 +67,9 @@ public final class Forwarder: Service {
         self.logger = logger
         self.tuning = tuning
         signature = options.token.map(CallbackSignature.init(token:))
+        storeFailures = FailureLog(
+            logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
+            summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
     }
 
     public var isHoldingLease: Bool { currentLease() != nil }
@@ -105,9 +110,6 @@ public final class Forwarder: Service {
                 group.addTask { await self.deliverLoop(target: target) }
             }
             for target in configured { startWorker(target) }
-            let storeFailures = FailureLog(
-                logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
-                summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
             let steady = ContinuousClock()
             var lastRenew = steady.now - tuning.renewInterval
             var lastRefresh = steady.now - tuning.refreshInterval
@@ -168,9 +170,6 @@ public final class Forwarder: Service {
         let failures = FailureLog(
             logger: logger, clock: clock, recovered: "deliveries to the forward target succeed again",
             summary: { count, seconds, reason in "\(FailureLog.grouped(count)) deliveries to \(name) failed in the last \(seconds) s: \(reason)" })
-        let storeFailures = FailureLog(
-            logger: logger, clock: clock, recovered: "the forwarder reaches the store again",
-            summary: { count, seconds, reason in "the forwarder failed \(FailureLog.grouped(count)) times in the last \(seconds) s: \(reason)" })
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             guard let grant = currentLease() else {
                 await pause(for: tuning.pollInterval)
