@@ -13,18 +13,9 @@
 -- query and the body alike, e.g. OfficialAccount.CallbackBeforeAddSubscriber for the relay's
 -- before-callback benchmark (scripts/bench/forward.sh).
 --
--- At the end it prints one machine-readable line for the shell script:
---   WRK_RESULT requests=<responses> non2xx=<n> sent=<requests started> rps=<r> p50_ms=<x> p99_ms=<y> ...
--- `sent` counts requests handed to the socket, including those still in flight when wrk stopped.
+-- At the end it prints the WRK_RESULT line of result.lua.
 
-local threads = {}
-local next_id = 0
-
-function setup(thread)
-   thread:set("id", next_id)
-   next_id = next_id + 1
-   table.insert(threads, thread)
-end
+dofile("Benchmarks/wrk/result.lua")
 
 local accounts = { "@TOA#_bench_0", "@TOA#_bench_1", "@TOA#_bench_2", "@TOA#_bench_3" }
 local body_format = '{"CallbackCommand":"%s",'
@@ -56,19 +47,4 @@ function request()
    local account = accounts[(sent + id) % #accounts + 1]
    local body = string.format(body_format, command, account, subscriber, subscriber, base_time + sent)
    return wrk.format(nil, path, nil, body)
-end
-
-function done(summary, latency, requests)
-   local total_sent = 0
-   for _, thread in ipairs(threads) do
-      total_sent = total_sent + (thread:get("sent") or 0)
-   end
-   local e = summary.errors
-   local seconds = summary.duration / 1e6
-   io.write(string.format(
-      "WRK_RESULT requests=%d non2xx=%d sent=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f"
-         .. " connect_errors=%d read_errors=%d write_errors=%d timeouts=%d seconds=%.3f\n",
-      summary.requests, e.status, total_sent, summary.requests / seconds,
-      latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-      latency.max / 1000, e.connect, e.read, e.write, e.timeout, seconds))
 end

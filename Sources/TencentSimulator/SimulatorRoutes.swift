@@ -84,45 +84,13 @@ extension TencentSimulator {
         }
     }
 
-    /// Steps 3–7 of the check order; nil when the caller is the authenticated app admin.
+    /// Steps 3–7 of the check order (`AdminCallAuthenticator`); nil when the caller is the
+    /// authenticated app admin.
     func authenticate(_ request: Request, nowSeconds: Int64) -> (Int, String)? {
         let query = request.uri.queryParameters
-        guard let rawApp = query["sdkappid"], !rawApp.isEmpty else {
-            return (ErrorCode.sdkAppIDMissing, "sdkappid is missing from the URL")
-        }
-        guard rawApp.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let app = UInt64(rawApp) else {
-            return (ErrorCode.sdkAppIDInvalid, "sdkappid is invalid")
-        }
-        guard app == sdkAppID else {
-            return (ErrorCode.sdkAppIDNotFound, "sdkappid \(app) not found")
-        }
-        guard let random = query["random"], !random.isEmpty, random.utf8.count <= 10,
-              random.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), UInt32(random) != nil else {
-            return (ErrorCode.httpParse, "random must be a 32-bit unsigned integer")
-        }
-        guard query["contenttype"] == "json" else {
-            return (ErrorCode.httpParse, "contenttype must be json")
-        }
-        guard let identifier = query["identifier"], !identifier.isEmpty else {
-            return (ErrorCode.identifierMissing, "identifier is missing from the URL")
-        }
-        guard let text = query["usersig"], !text.isEmpty else {
-            return (ErrorCode.userSigEmpty, "usersig is empty")
-        }
-        guard let sig = try? UserSig.decode(String(text)) else {
-            return (ErrorCode.userSigUndecodable, "usersig could not be decoded")
-        }
-        switch sig.verify(key: secretKey, sdkAppID: sdkAppID, identifier: String(identifier), now: nowSeconds) {
-        case .valid: break
-        case .sdkAppIDMismatch: return (ErrorCode.sdkAppIDMismatch, "sdkappid differs from the one in usersig")
-        case .identifierMismatch: return (ErrorCode.identifierMismatch, "identifier differs from the one in usersig")
-        case .expired: return (ErrorCode.userSigExpired, "usersig expired")
-        case .signatureMismatch: return (ErrorCode.userSigWrongKey, "usersig verification failed: not signed with this app's key")
-        }
-        guard identifier == adminIdentifier else {
-            return (ErrorCode.notAdmin, "identifier \(identifier) is not an app admin")
-        }
-        return nil
+        let given = AdminCallAuthenticator.Credentials(sdkappid: query["sdkappid"], random: query["random"], contenttype: query["contenttype"],
+                                                       identifier: query["identifier"], usersig: query["usersig"])
+        return authenticator.refusal(given, nowSeconds: nowSeconds).map { ($0.code, $0.info) }
     }
 
     // MARK: Commands

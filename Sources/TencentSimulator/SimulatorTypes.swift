@@ -1,3 +1,5 @@
+import SubscriberSync
+
 extension TencentSimulator {
     /// The REST commands the simulator serves.
     public enum API: String, Sendable, Hashable, CaseIterable {
@@ -62,44 +64,44 @@ extension TencentSimulator {
     public enum ErrorCode {
         /// HTTP parse error: `random` missing or not a uint32, `contenttype` not `json`, a method other
         /// than POST on a known command, a body over 1 MiB.
-        public static let httpParse = 60002
+        public static let httpParse = TencentErrorCode.httpParse
         /// The body is not a JSON object.
-        public static let requestJSON = 60003
+        public static let requestJSON = TencentErrorCode.requestJSON
         /// `identifier` missing from the URL.
-        public static let identifierMissing = 60004
+        public static let identifierMissing = TencentErrorCode.identifierMissing
         /// `sdkappid` is not a number.
-        public static let sdkAppIDInvalid = 60006
+        public static let sdkAppIDInvalid = TencentErrorCode.sdkAppIDInvalid
         /// Over the REST call rate (sliding one-second window over accepted calls).
-        public static let rateLimited = 60007
+        public static let rateLimited = TencentErrorCode.rateLimited
         /// Unknown command under `/v4`.
-        public static let unknownPath = 60009
+        public static let unknownPath = TencentErrorCode.unknownPath
         /// `identifier` is not the app admin (the UserSig itself is valid).
-        public static let notAdmin = 60010
+        public static let notAdmin = TencentErrorCode.notAdmin
         /// `sdkappid` missing from the URL.
-        public static let sdkAppIDMissing = 60012
+        public static let sdkAppIDMissing = TencentErrorCode.sdkAppIDMissing
         /// UserSig expired (`now > TLS.time + TLS.expire`).
-        public static let userSigExpired = 70001
+        public static let userSigExpired = TencentErrorCode.userSigExpired
         /// `usersig` missing or empty.
-        public static let userSigEmpty = 70002
+        public static let userSigEmpty = TencentErrorCode.userSigEmpty
         /// UserSig cannot be decoded (not base64url, not zlib, not JSON, fields missing).
-        public static let userSigUndecodable = 70003
+        public static let userSigUndecodable = TencentErrorCode.userSigUndecodable
         /// UserSig HMAC made with another key.
-        public static let userSigWrongKey = 70009
+        public static let userSigWrongKey = TencentErrorCode.userSigWrongKey
         /// `identifier` in the URL differs from `TLS.identifier`.
-        public static let identifierMismatch = 70013
+        public static let identifierMismatch = TencentErrorCode.identifierMismatch
         /// `sdkappid` in the URL differs from `TLS.sdkappid`.
-        public static let sdkAppIDMismatch = 70014
+        public static let sdkAppIDMismatch = TencentErrorCode.sdkAppIDMismatch
         /// `sdkappid` is a number but not this app (Tencent: "SDKAppID not found").
-        public static let sdkAppIDNotFound = 70020
+        public static let sdkAppIDNotFound = TencentErrorCode.sdkAppIDNotFound
         /// Internal error, retry (only ever served as an injected fault).
-        public static let internalError = 70500
+        public static let internalError = TencentErrorCode.internalError
         /// Invalid request parameter: `Official_Account`, `Limit` (must be 1...200), `Next` (must be
         /// present, and `""` or a cursor this simulator issued for this account), `OfficialAccountIdList`
         /// (1...50 entries).
-        public static let invalidParameter = 6017
+        public static let invalidParameter = TencentErrorCode.invalidParameter
         /// An Official Account the app does not have. Tencent's code is not documented; the closest
         /// documented one is "invalid request parameter".
-        public static let unknownAccount = 6017
+        public static let unknownAccount = TencentErrorCode.invalidParameter
     }
 
     /// What the simulator has seen since it started (or since `resetStats()`).

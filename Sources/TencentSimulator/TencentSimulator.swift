@@ -17,6 +17,7 @@ public final class TencentSimulator: Sendable {
     public let sdkAppID: UInt64
     public let adminIdentifier: String
     let secretKey: String
+    let authenticator: AdminCallAuthenticator
     let clock: any WallClock
     let logger: Logger
     let cursors: CursorCodec
@@ -33,6 +34,7 @@ public final class TencentSimulator: Sendable {
         self.sdkAppID = sdkAppID
         self.adminIdentifier = adminIdentifier
         self.secretKey = secretKey
+        authenticator = AdminCallAuthenticator(sdkAppID: sdkAppID, adminIdentifier: adminIdentifier, secretKey: secretKey)
         self.clock = clock
         self.logger = logger
         self.cursors = CursorCodec()

@@ -103,6 +103,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: help(.forwardConcurrency, "Deliveries to one target at once (1-64). 1 keeps each target's order; more is faster, but callbacks may then arrive out of order.", default: "1"))
     var forwardConcurrency: String?
 
+    @Option(help: help(.readApiListen, "Serve the read API (Tencent-compatible get_subscriber_info and /v1 endpoints) on this HOST:PORT.", default: "off"))
+    var readApiListen: String?
+
+    @Option(help: help(.readApiTokenFile, "File holding the read API's bearer token for the /v1 endpoints (else \(ServiceSettings.readAPITokenEnvironment)); without one they answer 401.", default: nil))
+    var readApiTokenFile: String?
+
     static func help(_ key: ServiceSettings.Key, _ text: String, default defaultValue: String?) -> ArgumentHelp {
         var line = "\(text) (env \(key.environmentVariable), config key \(key.rawValue)"
         if let defaultValue { line += ", default \(defaultValue)" }
@@ -123,6 +129,7 @@ struct CommonOptions: ParsableArguments {
             (.logFormat, logFormat), (.metricsListen, metricsListen),
             (.forwardTimeout, forwardTimeout), (.forwardBeforeFallback, forwardBeforeFallback), (.forwardTokenFile, forwardTokenFile),
             (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention), (.forwardConcurrency, forwardConcurrency),
+            (.readApiListen, readApiListen), (.readApiTokenFile, readApiTokenFile),
         ]
         for case let (key, value?) in single { flags[key] = [value] }
         if !officialAccounts.isEmpty { flags[.officialAccounts] = officialAccounts }

@@ -52,20 +52,7 @@ echo "== building release binaries (scratch path .build-release)" >&2
 swift build -c release --scratch-path .build-release --product subscriber-sync >&2
 swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
-base=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
-tmp=$(mktemp -d "$base/forward-bench.XXXXXX")
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-problems=()
-problem() { problems+=("$1"); echo "!! $1" >&2; }
+. scripts/bench/scratch.sh forward-bench
 fstype=$(stat -f -c %T "$tmp")
 [ "$fstype" != tmpfs ] && [ "$fstype" != ramfs ] || problem "$tmp is on $fstype: syncs are free there (set BENCH_TMPDIR)"
 

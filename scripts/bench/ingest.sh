@@ -51,24 +51,8 @@ swift build -c release --scratch-path .build-release --product subscriber-sync >
 swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
 # --- scratch directory and cleanup ---------------------------------------------------------------
-base=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
-tmp=$(mktemp -d "$base/ingest-bench.XXXXXX")
+. scripts/bench/scratch.sh ingest-bench
 fstype=$(stat -f -c %T "$tmp")
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-problems=()
-problem() { problems+=("$1"); echo "!! $1" >&2; }
 
 if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
   problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"

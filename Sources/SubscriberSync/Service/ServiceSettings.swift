@@ -45,6 +45,8 @@ public struct ServiceSettings: Sendable {
     public var forwarding: ForwardOptions
     /// Emitted events older than this are deleted from the outbox; nil keeps everything.
     public var outboxRetentionSeconds: Int64?
+    /// `--read-api-listen` and its token; nil when the read API is off.
+    public var readAPI: ReadAPIOptions?
     /// Problems that do not stop the service (unknown `SUBSCRIBER_SYNC_*` variables), to be logged.
     public var warnings: [String]
 
@@ -56,7 +58,7 @@ public struct ServiceSettings: Sendable {
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
         case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge, forwardConcurrency
-        case outboxRetention
+        case outboxRetention, readApiListen, readApiTokenFile
 
         /// What every setting's environment variable starts with.
         public static let environmentPrefix = "SUBSCRIBER_SYNC_"
@@ -76,6 +78,8 @@ public struct ServiceSettings: Sendable {
     public static let callbackTokenEnvironment = "TENCENT_CALLBACK_TOKEN"
     /// Signs forwarded callbacks; by default the callback token signs them.
     public static let forwardTokenEnvironment = "SUBSCRIBER_SYNC_FORWARD_TOKEN"
+    /// The read API's bearer token.
+    public static let readAPITokenEnvironment = "SUBSCRIBER_SYNC_READ_API_TOKEN"
     /// libpq's variable: the PostgreSQL password when the URL has none.
     public static let databasePasswordEnvironment = "PGPASSWORD"
 
@@ -192,6 +196,11 @@ public struct ServiceSettings: Sendable {
         }
         outboxRetentionSeconds = retentionSeconds == 0 ? nil : retentionSeconds
         forwarding = try Self.forwardOptions(flags: forwardFlags, reader: reader, environment: environment, callbackToken: callbackToken)
+        if let readAPIListen = reader.text(.readApiListen) {
+            let (readHost, readPort) = try Self.hostAndPort(readAPIListen, key: .readApiListen)
+            let token = try Self.secret(file: reader.text(.readApiTokenFile), environment: environment[Self.readAPITokenEnvironment], name: "read API token")
+            readAPI = ReadAPIOptions(host: readHost, port: readPort, token: token)
+        }
     }
 
     /// Rules: flags (repeated), else `SUBSCRIBER_SYNC_FORWARD` split on `;` (patterns hold commas),

@@ -77,6 +77,13 @@ public struct SubscriberSyncApp: Sendable {
         return router
     }
 
+    /// The read API over this app's store (`--read-api-listen`).
+    public func readAPIRouter() -> Router<BasicRequestContext> {
+        let authenticator = AdminCallAuthenticator(sdkAppID: UInt64(settings.sdkAppID) ?? 0, adminIdentifier: settings.identifier,
+                                                   secretKey: settings.secretKey)
+        return ReadAPI(storage: storage, authenticator: authenticator, token: settings.readAPI?.token, clock: clock, logger: logger).router()
+    }
+
     /// `/metrics`, `/healthz` and `/readyz`: on the callback listener, or on `--metrics-listen`.
     func addObservability(to router: Router<BasicRequestContext>) {
         HealthRoutes.add(to: router, storage: storage, commits: commitHealth, clock: clock)
@@ -93,6 +100,14 @@ public struct SubscriberSyncApp: Sendable {
                 "target": "\(ForwardRule.displayName(rule.url))",
                 "commands": "\(rule.patterns.isEmpty ? "*" : rule.patterns.joined(separator: ","))",
             ])
+        }
+        if let readAPI = settings.readAPI {
+            if readAPI.token == nil {
+                logger.warning("the read API has no token (\(ServiceSettings.readAPITokenEnvironment) or --read-api-token-file): its /v1 endpoints answer 401 to everything")
+            }
+            if settings.secretKey == nil {
+                logger.warning("no secret key (\(ServiceSettings.secretKeyEnvironment) or --secret-key-file): the read API's get_subscriber_info refuses every UserSig (70016)")
+            }
         }
         if !settings.forwarding.rules.isEmpty && settings.forwarding.token == nil {
             logger.warning("no forward token (\(ServiceSettings.forwardTokenEnvironment), --forward-token-file or the callback token): forwarded callbacks go out without RequestTime and Sign")
@@ -163,6 +178,16 @@ public struct SubscriberSyncApp: Sendable {
                 configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: "subscriber-sync-metrics"),
                 onServerRunning: { channel in
                     logger.notice("metrics served on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
+                },
+                logger: logger
+            ))
+        }
+        if let readAPI = settings.readAPI {
+            services.append(Application(
+                router: readAPIRouter(),
+                configuration: .init(address: .hostname(readAPI.host, port: readAPI.port), serverName: "subscriber-sync-read-api"),
+                onServerRunning: { channel in
+                    logger.notice("read API served on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
                 },
                 logger: logger
             ))

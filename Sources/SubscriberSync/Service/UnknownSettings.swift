@@ -27,7 +27,7 @@ public enum UnknownSettings {
 
     /// One warning per `SUBSCRIBER_SYNC_*` variable that is not a setting, sorted by name.
     public static func environmentWarnings(_ environment: [String: String]) -> [String] {
-        let known = ServiceSettings.Key.allCases.map(\.environmentVariable) + [ServiceSettings.forwardTokenEnvironment]
+        let known = ServiceSettings.Key.allCases.map(\.environmentVariable) + [ServiceSettings.forwardTokenEnvironment, ServiceSettings.readAPITokenEnvironment]
         return environment.keys.filter { $0.hasPrefix(ServiceSettings.Key.environmentPrefix) && !known.contains($0) }.sorted().map {
             "unknown environment variable \($0) is ignored (did you mean \(closest(to: $0, among: known))?)"
         }

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// unsubscribe wins a tie, unsubscribed rows stay as tombstones, a destroyed account voids every
 /// fact at or before its destruction, and every state change is recorded in the outbox in the
 /// transaction that makes it.
-public protocol SubscriberStorage: EventStore, ForwardQueue {
+public protocol SubscriberStorage: EventStore, ForwardQueue, SubscriberReads {
     /// Opens the store and brings its schema up to date. Every other operation opens on first use
     /// too; calling this first makes a bad location fail before anything else starts.
     func open() async throws

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `subscriber-sync demo` end to end, as the README's quick start runs it.
-@Suite("Integration: demo", .timeLimit(.minutes(1)))
+@Suite("Integration: demo", .timeLimit(.minutes(5)))
 struct IntegrationDemoTests {
     @Test("the demo repairs lost, duplicated and reordered callbacks and exits 0")
     func demoRunsGreen() async throws {

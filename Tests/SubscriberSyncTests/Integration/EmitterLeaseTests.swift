@@ -3,7 +3,7 @@ import Testing
 
 /// One emitter per database: a second `serve` on the same database takes callbacks but leaves the
 /// emitting to the lease holder, and takes over when the holder dies.
-@Suite("Integration: emitter lease", .timeLimit(.minutes(1)))
+@Suite("Integration: emitter lease", .timeLimit(.minutes(5)))
 struct IntegrationEmitterLeaseTests {
     static let t0 = IntegrationDefaults.baseEventTime
 

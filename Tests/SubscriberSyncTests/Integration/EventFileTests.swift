@@ -6,7 +6,7 @@ import Glibc
 
 /// The events file as operators handle it: logrotate (rename + SIGHUP), size rotation, and a file
 /// left ending in a partial line.
-@Suite("Integration: events file operations", .timeLimit(.minutes(1)))
+@Suite("Integration: events file operations", .timeLimit(.minutes(5)))
 struct IntegrationEventFileTests {
     static let t0 = IntegrationDefaults.baseEventTime
 

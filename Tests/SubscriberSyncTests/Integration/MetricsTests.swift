@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `/metrics` of the real executable, on the callback listener and on `--metrics-listen`.
-@Suite("Integration: metrics", .timeLimit(.minutes(1)))
+@Suite("Integration: metrics", .timeLimit(.minutes(5)))
 struct IntegrationMetricsTests {
     static let t0 = IntegrationDefaults.baseEventTime
 

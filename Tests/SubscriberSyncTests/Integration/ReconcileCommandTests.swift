@@ -5,7 +5,7 @@ import TencentSimulator
 
 /// `subscriber-sync reconcile` (a child process) and serve's periodic loop, against the simulator
 /// served over loopback.
-@Suite("Integration: reconcile command", .timeLimit(.minutes(2)))
+@Suite("Integration: reconcile command", .timeLimit(.minutes(5)))
 struct IntegrationReconcileCommandTests {
     let account = "@TOA#_recon"
 

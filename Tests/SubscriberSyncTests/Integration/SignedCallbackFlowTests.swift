@@ -3,7 +3,7 @@ import Testing
 
 /// Signed callbacks in, through the service in-process (real HTTP on loopback, the real store and
 /// events file); the `export` command and the events file out.
-@Suite("Integration: signed callbacks to export and events", .timeLimit(.minutes(2)))
+@Suite("Integration: signed callbacks to export and events", .timeLimit(.minutes(5)))
 struct IntegrationSignedCallbackTests {
     static let account = IntegrationDefaults.account
     static let t0 = IntegrationDefaults.baseEventTime

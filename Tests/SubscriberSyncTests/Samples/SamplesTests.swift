@@ -9,7 +9,7 @@ import SubscriberSync
 import Testing
 import Yams
 
-@Suite("Samples", .timeLimit(.minutes(2)))
+@Suite("Samples", .timeLimit(.minutes(5)))
 struct SamplesTests {
     // MARK: - Locating and reading the samples
 
@@ -156,7 +156,7 @@ struct SamplesTests {
         for name in settings {
             #expect(assignments[name] != nil, "samples/subscriber-sync.env lacks \(name)")
         }
-        let known = settings.union([ServiceSettings.forwardTokenEnvironment])
+        let known = settings.union([ServiceSettings.forwardTokenEnvironment, ServiceSettings.readAPITokenEnvironment])
         for name in assignments.keys where name.hasPrefix("SUBSCRIBER_SYNC_") {
             #expect(known.contains(name), "samples/subscriber-sync.env names \(name), which the service ignores")
         }
@@ -180,6 +180,7 @@ struct SamplesTests {
                 .callbackTokenFile: try Self.writeSecret("callback-token", in: scratch),
                 .databasePasswordFile: try Self.writeSecret("database-password", in: scratch),
                 .forwardTokenFile: try Self.writeSecret("forward-token", in: scratch),
+                .readApiTokenFile: try Self.writeSecret("read-api-token", in: scratch),
             ]
             var uncommented: [String] = []
             var lines: [String] = []
@@ -193,7 +194,7 @@ struct SamplesTests {
                 lines.append(secretFiles[key].map { "\(key.rawValue): \($0)" } ?? String(line.dropFirst()))
             }
             #expect(Set(uncommented) == ["callbackTokenFile", "secretKeyFile", "eventsRotateBytes", "apiBaseUrl", "databasePasswordFile",
-                                         "forward", "forwardTokenFile"])
+                                         "forward", "forwardTokenFile", "readApiListen", "readApiTokenFile"])
             let everything = scratch.appendingPathComponent("everything.yaml")
             try lines.joined(separator: "\n").write(to: everything, atomically: true, encoding: .utf8)
             let run = try await Tool.checkConfig(["--config", everything.path])
@@ -237,6 +238,7 @@ struct SamplesTests {
             environment["SUBSCRIBER_SYNC_SECRET_KEY_FILE"] = try Self.writeSecret("secret-key", in: scratch)
             environment["SUBSCRIBER_SYNC_CALLBACK_TOKEN_FILE"] = try Self.writeSecret("callback-token", in: scratch)
             environment["SUBSCRIBER_SYNC_FORWARD_TOKEN_FILE"] = try Self.writeSecret("forward-token", in: scratch)
+            environment["SUBSCRIBER_SYNC_READ_API_TOKEN_FILE"] = try Self.writeSecret("read-api-token", in: scratch)
             let run = try await Tool.checkConfig([], environment: SubscriberSyncExecutable.environment(adding: environment))
             #expect(run.status == 0, "exit \(run.status); stderr:\n\(run.stderr)")
 

@@ -149,6 +149,11 @@ enum PostgresSchema {
             """,
             "INSERT INTO forwarder_lease (id, holder, epoch, expires) VALUES (1, NULL, 0, 0)",
         ]),
+        (4, [
+            // The read API's "which accounts does this user subscribe to" (the primary key serves
+            // the per-account reads).
+            "CREATE INDEX subscribers_by_subscriber ON subscribers (subscriber)",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

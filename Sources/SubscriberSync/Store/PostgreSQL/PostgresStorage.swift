@@ -456,6 +456,30 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
+    public func subscriberPage(account: String, after: String?, limit: Int) async throws -> MirrorPage? {
+        try await read("reading a page of subscribers") { [logger] connection in
+            try await PostgresSubscriberReads.page(account: account, after: after, limit: limit, on: connection, logger: logger)
+        }
+    }
+
+    public func subscriberCount(account: String) async throws -> Int {
+        try await read("counting subscribers") { [logger] connection in
+            try await PostgresSubscriberReads.count(account: account, on: connection, logger: logger)
+        }
+    }
+
+    public func subscription(account: String, subscriber: String) async throws -> SubscriptionLookup {
+        try await read("reading a subscription") { [logger] connection in
+            try await PostgresSubscriberReads.lookup(account: account, subscriber: subscriber, on: connection, logger: logger)
+        }
+    }
+
+    public func subscriptions(of subscriber: String) async throws -> SubscriptionList {
+        try await read("reading a subscriber's subscriptions") { [logger] connection in
+            try await PostgresSubscriberReads.subscriptions(of: subscriber, on: connection, logger: logger)
+        }
+    }
+
     public func subscriberCounts() async throws -> [String: Int] {
         try await read { [logger] connection in
             var counts: [String: Int] = [:]

@@ -159,6 +159,11 @@ enum SQLiteSchema {
                 INSERT INTO forwarder_lease (id, holder, epoch, expires) VALUES (1, NULL, 0, 0);
                 """)
         }
+        migrator.registerMigration("v9-subscriptions-by-subscriber") { db in
+            // The read API's "which accounts does this user subscribe to" (the primary key serves
+            // the per-account reads).
+            try db.execute(sql: "CREATE INDEX subscribers_by_subscriber ON subscribers (subscriber)")
+        }
         return migrator
     }
 }

@@ -1,0 +1,46 @@
+-- wrk script for the read API's full listing (run by scripts/bench/read-api.sh): one connection
+-- pages an account through the Tencent-compatible get_subscriber_info, each request carrying the
+-- previous answer's Next, and stops after the last page.
+--
+--   wrk -t1 -c1 -d120s -s Benchmarks/wrk/listing.lua http://127.0.0.1:8081 \
+--       -- <sdkappid> <usersig> <account> <limit>
+--
+-- It ends wrk (os.exit) after the last page or the first failure, so the caller times the whole
+-- listing as wrk's run time. Prints: LISTING pages=<n> subscribers=<n> complete=<0|1> failed=<n>
+
+function init(args)
+   local sdkappid, usersig = args[1], args[2]
+   account, limit = args[3], tonumber(args[4] or "200")
+   if account == nil then error("usage: wrk ... -s listing.lua URL -- <sdkappid> <usersig> <account> <limit>") end
+   path = "/v4/official_account_open_http_svc/get_subscriber_info?sdkappid=" .. sdkappid
+      .. "&identifier=administrator&usersig=" .. usersig .. "&random=1&contenttype=json"
+   wrk.method = "POST"
+   wrk.headers["Content-Type"] = "application/json"
+   cursor, pages, subscribers, complete, failed = "", 0, 0, 0, 0
+end
+
+function request()
+   return wrk.format(nil, path, nil, string.format('{"Official_Account":"%s","Limit":%d,"Next":"%s"}', account, limit, cursor))
+end
+
+local function finish()
+   io.write(string.format("LISTING pages=%d subscribers=%d complete=%d failed=%d\n", pages, subscribers, complete, failed))
+   io.stdout:flush()
+   os.exit(0)
+end
+
+function response(status, headers, body)
+   local next_cursor = body:match('"Next":"([^"]*)"')
+   if status ~= 200 or next_cursor == nil or not body:find('"ErrorCode":0', 1, true) then
+      failed = failed + 1
+      finish()
+   end
+   pages = pages + 1
+   local _, count = body:gsub('"Subscriber_Account"', '')
+   subscribers = subscribers + count
+   if next_cursor == "" then
+      complete = 1
+      finish()
+   end
+   cursor = next_cursor
+end

@@ -1,0 +1,26 @@
+import Foundation
+
+/// A keyset cursor: the last subscriber ID of a page, in URL-safe base64 without padding, so it
+/// fits a JSON string and a query parameter alike. The next page starts after that ID, so a
+/// subscriber who stays subscribed during a paging is on exactly one page, whoever joins or
+/// leaves meanwhile.
+public enum ReadCursor {
+    public static func encode(after subscriber: String) -> String {
+        var text = Data(subscriber.utf8).base64EncodedString()
+        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        while text.hasSuffix("=") { text.removeLast() }
+        return text
+    }
+
+    /// The subscriber ID to continue after; nil for a cursor this service did not make.
+    public static func decode(_ cursor: String) -> String? {
+        guard !cursor.isEmpty, cursor.utf8.count <= 1_024,
+              cursor.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 < 128 && Character(Unicode.Scalar($0)).isLetter) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) })
+        else { return nil }
+        var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+        guard let bytes = Data(base64Encoded: text), !bytes.isEmpty,
+              let subscriber = String(data: bytes, encoding: .utf8), encode(after: subscriber) == cursor else { return nil }
+        return subscriber
+    }
+}

@@ -1,0 +1,111 @@
+import GRDB
+
+/// The read API's queries, on the caller's thread and outside an explicit transaction: each is
+/// a few statements taking microseconds, less than GRDB's thread hops and BEGIN/COMMIT around them.
+///
+/// Each statement runs in its own implicit read transaction (a WAL snapshot), and a later one
+/// sees at least what an earlier one saw. So the newest sequence is read first: every change up
+/// to it is in the rows read after it, as `SubscriberReads` promises, and later changes may be
+/// too. The newest outbox row is never deleted and sequences are assigned by the one writer in
+/// its transaction, so `MAX(sequence)` numbers the newest change.
+extension SQLiteStorage {
+    /// Columns 0–1: the account's destruction and creation (when it is held); 2–9: the record.
+    private static let selected = """
+        SELECT a.destroyed_at, a.created_at,
+               s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, s.account
+        """
+
+    public func subscriberPage(account: String, after: String?, limit: Int) async throws -> MirrorPage? {
+        try reading { db in
+            let sequence = try Self.sequence(db)
+            let held = BoundStatement(try db.cachedStatement(sql: "SELECT destroyed_at, created_at FROM accounts WHERE account = ?"))
+            try held.bind(1, account)
+            guard try held.step(), Self.isLive(held, account: account) else { return nil }
+            // The primary key's range, and nothing joined: a join or a subquery here doubled the cost of a page.
+            let select = BoundStatement(try db.cachedStatement(sql: """
+                SELECT NULL, NULL, subscriber, subscribe_time, msg_flag, custom_string, last_send_msg_time, since, origin
+                FROM subscribers WHERE account = ? AND subscriber > ? AND subscribed = 1 ORDER BY subscriber LIMIT ?
+                """))
+            try select.bind(1, account)
+            try select.bind(2, after ?? "")
+            try select.bind(3, Int64(limit) + 1)
+            var page = MirrorPage(sequence: sequence, records: [], hasMore: false)
+            page.records.reserveCapacity(limit)
+            while try select.step() {
+                guard page.records.count < limit else {
+                    page.hasMore = true
+                    break
+                }
+                if let record = Self.record(select, account: account) { page.records.append(record) }
+            }
+            return page
+        }
+    }
+
+    public func subscriberCount(account: String) async throws -> Int {
+        try reading { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscribers WHERE account = ? AND subscribed = 1", arguments: [account]) ?? 0
+        }
+    }
+
+    public func subscription(account: String, subscriber: String) async throws -> SubscriptionLookup {
+        try reading { db in
+            let sequence = try Self.sequence(db)
+            let select = BoundStatement(try db.cachedStatement(sql: """
+                \(Self.selected), a.account IS NOT NULL FROM (SELECT 1)
+                LEFT JOIN accounts a ON a.account = ?1
+                LEFT JOIN subscribers s ON s.account = ?1 AND s.subscriber = ?2 AND s.subscribed = 1
+                """))
+            try select.bind(1, account)
+            try select.bind(2, subscriber)
+            guard try select.step() else { return SubscriptionLookup(sequence: sequence, accountHeld: false, record: nil) }
+            let held = select.int64(10) == 1 && Self.isLive(select, account: account)
+            return SubscriptionLookup(sequence: sequence, accountHeld: held, record: held ? Self.record(select, account: account) : nil)
+        }
+    }
+
+    public func subscriptions(of subscriber: String) async throws -> SubscriptionList {
+        try reading { db in
+            let sequence = try Self.sequence(db)
+            let select = BoundStatement(try db.cachedStatement(sql: """
+                \(Self.selected) FROM (SELECT 1)
+                LEFT JOIN accounts a ON 0
+                LEFT JOIN subscribers s ON s.subscriber = ?1 AND s.subscribed = 1
+                ORDER BY s.account
+                """))
+            try select.bind(1, subscriber)
+            var list = SubscriptionList(sequence: sequence, records: [])
+            while try select.step() {
+                if let account = select.optionalString(9), let record = Self.record(select, account: account) { list.records.append(record) }
+            }
+            return list
+        }
+    }
+
+    private func reading<Result>(_ body: (Database) throws -> Result) throws -> Result {
+        do {
+            return try database().unsafeRead(body)
+        } catch {
+            throw SQLiteFailure(error)
+        }
+    }
+
+    private static func sequence(_ db: Database) throws -> Int64 {
+        let select = BoundStatement(try db.cachedStatement(sql: "SELECT COALESCE(MAX(sequence), 0) FROM outbox"))
+        return try select.step() ? select.int64(0) : 0
+    }
+
+    private static func isLive(_ row: borrowing BoundStatement, account: String) -> Bool {
+        AccountRecord(account: account, destroyedAt: row.optionalInt64(0), createdAt: row.optionalInt64(1)).isLive
+    }
+
+    /// Columns 2–8 of `selected`.
+    private static func record(_ row: borrowing BoundStatement, account: String) -> SubscriberRecord? {
+        guard let subscriber = row.optionalString(2) else { return nil }
+        return SubscriberRecord(
+            account: account, subscriber: subscriber,
+            fields: SubscriberFields(subscribeTime: row.optionalInt64(3), msgFlag: row.optionalString(4),
+                                     customString: row.optionalString(5), lastSendMsgTime: row.optionalInt64(6)),
+            since: row.optionalInt64(7), origin: row.optionalString(8) ?? "")
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import SubscriberSync
+
+/// The read API's queries (`SubscriberReads`) on every engine.
+@Suite("Subscriber reads conformance") struct SubscriberReadsConformanceTests {
+    let account = "@TOA#_reads"
+
+    /// Numbers every stored event, as the emitter does (PostgreSQL numbers at emission), and
+    /// returns the newest sequence. `events(in:)` waits for transactions of other tests on the
+    /// same server that would hold the numbering back.
+    func numberAll(_ store: TestStore) async throws -> Int64 {
+        try await store.storage.events(in: 1...Int64.max, limit: 1_000_000).last?.sequence ?? 0
+    }
+
+    @Test(arguments: StorageEngine.allCases)
+    func pagesFollowTheKeyAndSkipTombstones(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        #expect(try await store.storage.subscriberPage(account: account, after: nil, limit: 10) == nil, "an account never heard of")
+        try await store.subscribe(account, ["e", "a", "d", "b", "c"], at: 100)
+        try await store.unsubscribe(account, ["c"], at: 200)
+        try await store.subscribe("@TOA#_other", ["a", "z"], at: 100)
+        let newest = try await numberAll(store)
+
+        let first = try #require(try await store.storage.subscriberPage(account: account, after: nil, limit: 2))
+        #expect(first.records.map(\.subscriber) == ["a", "b"] && first.hasMore && first.sequence == newest)
+        let second = try #require(try await store.storage.subscriberPage(account: account, after: "b", limit: 2))
+        #expect(second.records.map(\.subscriber) == ["d", "e"] && !second.hasMore, "c is a tombstone")
+        #expect(second.records.allSatisfy { $0.account == account && $0.origin == "webhook" && $0.since == 100 })
+        let past = try #require(try await store.storage.subscriberPage(account: account, after: "e", limit: 2))
+        #expect(past.records.isEmpty && !past.hasMore)
+        let exact = try #require(try await store.storage.subscriberPage(account: account, after: nil, limit: 4))
+        #expect(exact.records.count == 4 && !exact.hasMore, "a page that ends at the last subscriber says so")
+        #expect(try await store.storage.subscriberCount(account: account) == 4)
+        #expect(try await store.storage.subscriberCount(account: "@TOA#_nobody") == 0)
+    }
+
+    @Test(arguments: StorageEngine.allCases)
+    func aSubscriberWhoStaysIsOnExactlyOnePageWhateverChangesBetweenPages(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        let initial = (0..<20).map { String(format: "s%02d", $0) }
+        try await store.subscribe(account, initial, at: 100)
+        var seen: [String] = []
+        var after: String?
+        var version: Int64 = 200
+        repeat {
+            let page = try #require(try await store.storage.subscriberPage(account: account, after: after, limit: 3))
+            seen += page.records.map(\.subscriber)
+            after = page.hasMore ? page.records.last?.subscriber : nil
+            // Between pages: one joins ahead and behind, one leaves ahead (never one of the stayers, s00-s09).
+            version += 1
+            try await store.subscribe(account, ["s\(version)", "a\(version)"], at: version)
+            try await store.unsubscribe(account, [String(format: "s%02d", 10 + Int(version - 201))], at: version)
+        } while after != nil
+        let stayers = Array(initial.prefix(10))
+        #expect(stayers.allSatisfy { id in seen.filter { $0 == id }.count == 1 }, "\(seen)")
+        #expect(seen == seen.sorted() && Set(seen).count == seen.count)
+    }
+
+    @Test(arguments: StorageEngine.allCases)
+    func lookupsNameTheAccountStateAndTheKnownFields(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        try await store.subscribe(account, ["a"], at: 100)
+        try await store.listingPass(account, startedAt: 150, listed: [
+            ("a", SubscriberFields(subscribeTime: 1_700_000_000, msgFlag: "AcceptNotNotify", customString: "x", lastSendMsgTime: 7)),
+            ("b", .unknown),
+        ], requestedAt: 160)
+        let newest = try await numberAll(store)
+
+        let a = try await store.storage.subscription(account: account, subscriber: "a")
+        #expect(a.accountHeld && a.sequence == newest)
+        #expect(a.record?.fields == SubscriberFields(subscribeTime: 1_700_000_000, msgFlag: "AcceptNotNotify", customString: "x", lastSendMsgTime: 7))
+        let missing = try await store.storage.subscription(account: account, subscriber: "nobody")
+        #expect(missing.accountHeld && missing.record == nil && missing.sequence == newest)
+        let unknown = try await store.storage.subscription(account: "@TOA#_nobody", subscriber: "a")
+        #expect(!unknown.accountHeld && unknown.record == nil)
+
+        try await store.subscribe("@TOA#_b", ["a"], at: 100)
+        try await store.subscribe("@TOA#_c", ["a"], at: 100)
+        try await store.unsubscribe("@TOA#_c", ["a"], at: 200)
+        let list = try await store.storage.subscriptions(of: "a")
+        #expect(list.records.map(\.account) == ["@TOA#_b", account], "ordered by account, the tombstone left out")
+        #expect(list.records.last?.fields.msgFlag == "AcceptNotNotify")
+        #expect(try await store.storage.subscriptions(of: "nobody").records.isEmpty)
+        let renumbered = try await numberAll(store)
+        #expect(try await store.storage.subscriptions(of: "a").sequence == renumbered && renumbered > newest)
+    }
+
+    @Test(arguments: StorageEngine.allCases)
+    func aDestroyedAccountIsNotHeldUntilItIsCreatedAgain(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        try await store.subscribe(account, ["a"], at: 100)
+        try await store.storage.apply(.accountDestroyed(account: account, at: 500))
+        #expect(try await store.storage.subscriberPage(account: account, after: nil, limit: 10) == nil)
+        #expect(!(try await store.storage.subscription(account: account, subscriber: "a").accountHeld))
+        try await store.storage.apply(.accountCreated(account: account, at: 600))
+        try await store.subscribe(account, ["b"], at: 700)
+        let page = try #require(try await store.storage.subscriberPage(account: account, after: nil, limit: 10))
+        #expect(page.records.map(\.subscriber) == ["b"])
+    }
+}
