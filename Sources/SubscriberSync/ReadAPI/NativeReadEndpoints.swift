@@ -111,8 +111,11 @@ struct NativeReadEndpoints: Sendable {
 
     /// A path segment as the caller meant it: account IDs hold `#`, which must come percent-encoded.
     private func decoded(_ context: BasicRequestContext, _ name: String) throws -> String {
-        guard let raw = context.parameters[name[...]], let value = PercentEncoding.decode(raw), !value.isEmpty else {
+        guard let raw = context.parameters[name[...]], let value = PercentEncoding.decode(raw) else {
             throw Refusal(.badRequest, "\(name) in the path is not valid percent-encoding")
+        }
+        guard TencentIdentifier.isValid(value) else {
+            throw Refusal(.badRequest, "\(name) must be 1 to \(TencentIdentifier.maxBytes) bytes without control characters")
         }
         return value
     }

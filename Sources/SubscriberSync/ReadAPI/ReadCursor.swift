@@ -20,7 +20,8 @@ public enum ReadCursor {
         var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
         guard let bytes = Data(base64Encoded: text), !bytes.isEmpty,
-              let subscriber = String(data: bytes, encoding: .utf8), encode(after: subscriber) == cursor else { return nil }
+              let subscriber = String(data: bytes, encoding: .utf8), TencentIdentifier.isValid(subscriber),
+              encode(after: subscriber) == cursor else { return nil }
         return subscriber
     }
 }

@@ -33,8 +33,8 @@ struct SubscriberInfoQuery: Equatable {
         } catch {
             throw .notJSON
         }
-        guard case .value(let account) = fields.account, !account.isEmpty else {
-            throw .invalid("Official_Account is required and must be a non-empty string")
+        guard case .value(let account) = fields.account, TencentIdentifier.isValid(account) else {
+            throw .invalid("Official_Account is required: an ID of 1 to \(TencentIdentifier.maxBytes) bytes without control characters")
         }
         var limit: Int?
         switch fields.limit {

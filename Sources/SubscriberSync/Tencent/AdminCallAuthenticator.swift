@@ -43,9 +43,15 @@ public struct AdminCallAuthenticator: Sendable {
     public let adminIdentifier: String
     /// Secret: never logged. nil: every UserSig is refused with 70016.
     private let secretKey: String?
-    /// Verified UserSigs and until when (Unix seconds) they stay valid: an app sends the same
-    /// UserSig for days, and decoding and an HMAC per call would cost more than a page.
-    private let verified = BoundedCache<String, Int64>(capacity: 1_024)
+    /// Verified UserSigs (with the identifier they were verified for) and until when (Unix
+    /// seconds) they stay valid: an app sends the same UserSig for days, and decoding and an HMAC
+    /// per call would cost more than a page.
+    private let verified = BoundedCache<Verified, Int64>(capacity: 1_024)
+
+    private struct Verified: Hashable, Sendable {
+        var identifier: Substring
+        var usersig: Substring
+    }
 
     public init(sdkAppID: UInt64, adminIdentifier: String, secretKey: String?) {
         self.sdkAppID = sdkAppID
@@ -79,7 +85,7 @@ public struct AdminCallAuthenticator: Sendable {
         guard let secretKey else {
             return Refusal(TencentErrorCode.keyNotFound, "no secret key is configured to check usersig with")
         }
-        let memo = "\(app)\n\(identifier)\n\(text)"
+        let memo = Verified(identifier: identifier, usersig: text)
         if let validUntil = verified.lookup(memo), nowSeconds <= validUntil {
             return identifier == adminIdentifier ? nil : Refusal(TencentErrorCode.notAdmin, "identifier \(identifier) is not an app admin")
         }
@@ -87,7 +93,7 @@ public struct AdminCallAuthenticator: Sendable {
             return Refusal(TencentErrorCode.userSigUndecodable, "usersig could not be decoded")
         }
         switch sig.verify(key: secretKey, sdkAppID: sdkAppID, identifier: String(identifier), now: nowSeconds) {
-        case .valid: verified.remember(memo, sig.time + sig.expire)
+        case .valid: verified.remember(memo, sig.validUntil)
         case .sdkAppIDMismatch: return Refusal(TencentErrorCode.sdkAppIDMismatch, "sdkappid differs from the one in usersig")
         case .identifierMismatch: return Refusal(TencentErrorCode.identifierMismatch, "identifier differs from the one in usersig")
         case .expired: return Refusal(TencentErrorCode.userSigExpired, "usersig expired")

@@ -81,11 +81,18 @@ public struct UserSig: Sendable, Equatable {
         case sdkAppIDMismatch, identifierMismatch, expired, signatureMismatch
     }
 
+    /// Unix seconds until which it is valid. Saturating: `time` and `expire` come from whoever sent
+    /// the UserSig, before its HMAC is checked, and an overflowing sum must not trap.
+    public var validUntil: Int64 {
+        let (sum, overflow) = time.addingReportingOverflow(expire)
+        return overflow ? (expire > 0 ? Int64.max : Int64.min) : sum
+    }
+
     /// Tencent's checks, in the order of the official Go verifier.
     public func verify(key: String, sdkAppID: UInt64, identifier: String, now: Int64) -> Verdict {
         guard self.sdkAppID == sdkAppID else { return .sdkAppIDMismatch }
         guard self.identifier == identifier else { return .identifierMismatch }
-        guard now <= time + expire else { return .expired }
+        guard now <= validUntil else { return .expired }
         let expected = Self.hmac(key: key, Self.stringToSign(identifier: identifier, sdkAppID: sdkAppID, time: time, expire: expire, userbuf: userbuf))
         guard let given = Data(base64Encoded: signature), given.count == expected.count else { return .signatureMismatch }
         var difference: UInt8 = 0

@@ -123,6 +123,7 @@ struct IntegrationReadAPITests {
                 ("Limit a string", try await api.subscriberInfo(#"{"Official_Account":"\#(Self.account)","Limit":"20","Next":""}"#), 6017),
                 ("Limit 0", try await api.subscriberInfo(#"{"Official_Account":"\#(Self.account)","Limit":0,"Next":""}"#), 6017),
                 ("no Official_Account", try await api.subscriberInfo(#"{"Limit":20,"Next":""}"#), 6017),
+                ("a control character in Official_Account", try await api.subscriberInfo(#"{"Official_Account":"@TOA#_x\u0000","Limit":2}"#), 6017),
                 ("a Next we did not issue", try await api.subscriberInfo(#"{"Official_Account":"\#(Self.account)","Limit":2,"Next":"%%%"}"#), 6017),
                 ("an account the mirror does not hold", try await api.subscriberInfo(#"{"Official_Account":"@TOA#_nobody","Limit":2,"Next":""}"#), 130007),
             ]
@@ -195,6 +196,8 @@ struct IntegrationReadAPITests {
                 ("\(accountPath)?limit=1001", 400),
                 ("\(accountPath)?limit=ten", 400),
                 ("\(accountPath)?after=not-ours!", 400),
+                ("/v1/official-accounts/%40TOA%23_x%00y/subscribers", 400),
+                ("/v1/subscribers/a%0Ab/official-accounts", 400),
                 ("/v1/nothing-here", 404),
             ]
             for (path, status) in errors {

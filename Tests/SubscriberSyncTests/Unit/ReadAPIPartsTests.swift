@@ -11,7 +11,7 @@ import Testing
         #expect(ReadCursor.decode(cursor) == subscriber)
     }
 
-    @Test(arguments: ["", "%%%", "YQ=", "YQ==", "not a cursor", "Y", "_-_-_"])
+    @Test(arguments: ["", "%%%", "YQ=", "YQ==", "not a cursor", "Y", "_-_-_", ReadCursor.encode(after: "a\u{0}b"), ReadCursor.encode(after: "line\nbreak")])
     func cursorsNotOursAreRefused(cursor: String) {
         #expect(ReadCursor.decode(cursor) == nil)
     }
@@ -22,6 +22,7 @@ import Testing
         #expect(try parse(#"{"Official_Account":"@TOA#_a"}"#) == SubscriberInfoQuery(account: "@TOA#_a", limit: nil, after: nil))
         let next = ReadCursor.encode(after: "u7")
         #expect(try parse(#"{"Official_Account":"@TOA#_a","Limit":1,"Next":"\#(next)"}"#).after == "u7")
+        #expect((try? parse(#"{"Official_Account":"a\u0000b"}"#)) == nil, "a control character is no ID")
         for text in ["", "[]", "nope", #""Official_Account""#, "{"] {
             #expect(throws: SubscriberInfoQuery.Problem.notJSON, "\(text)") { try parse(text) }
         }
@@ -62,9 +63,27 @@ import Testing
         let user = try UserSig.make(key: key, sdkAppID: 1_400_000_000, identifier: "user", expire: 60, now: now)
         #expect(check(identifier: "user", usersig: user) == 60010)
         #expect(check(identifier: "user", usersig: user) == 60010, "remembered, still not the admin")
+        // Forged with an overflowing validity: refused, and nothing traps before the HMAC check.
+        for (time, expire) in [(Int64.max, Int64(1)), (Int64.min, Int64(-1)), (Int64(1), Int64.max)] {
+            let overflowing = UserSig(version: "2.0", identifier: "administrator", sdkAppID: 1_400_000_000, time: time, expire: expire,
+                                      signature: "AAAA", userbuf: nil)
+            #expect(overflowing.verify(key: key, sdkAppID: 1_400_000_000, identifier: "administrator", now: now) != .valid)
+        }
+        // A sig verified for one identifier is not remembered for another that shares its text.
+        #expect(check(identifier: "administrator\nX", usersig: valid) == 70013)
         let keyless = AdminCallAuthenticator(sdkAppID: 1_400_000_000, adminIdentifier: "administrator", secretKey: nil)
         #expect(keyless.refusal(.init(sdkappid: "1400000000", random: "7", contenttype: "json", identifier: "administrator", usersig: Substring(valid)),
                                 nowSeconds: now)?.code == 70016)
+    }
+
+    @Test func pathSegmentsArePercentDecodedStrictly() {
+        #expect(PercentEncoding.decode("%40TOA%23_shop") == "@TOA#_shop")
+        #expect(PercentEncoding.decode("plain") == "plain")
+        #expect(PercentEncoding.decode("a%2Fb%20c%c3%bc") == "a/b cü")
+        for malformed in ["%", "%4", "%zz", "a%g0", "%C3"] {
+            #expect(PercentEncoding.decode(Substring(malformed)) == nil, "\(malformed)")
+        }
+        #expect(PercentEncoding.decode(Substring(PercentEncoding.encode("@TOA#_x/ü y"))) == "@TOA#_x/ü y")
     }
 
     @Test func theBearerTokenMustMatchExactly() {
