@@ -1,3 +1,4 @@
+import SubscriberSync
 import Crypto
 import Foundation
 
@@ -69,9 +70,7 @@ struct CursorCodec: Sendable {
         guard bytes.count >= fixed, bytes.count % 3 == 1, Array(bytes[0..<3]) == Self.prefix, bytes[3] == Self.version else { return nil }
         let body = bytes[..<(bytes.count - Self.tagLength)]
         let expected = tag(body)
-        var difference: UInt8 = 0
-        for (given, wanted) in zip(bytes[(bytes.count - Self.tagLength)...], expected) { difference |= given ^ wanted }
-        guard difference == 0 else { return nil }
+        guard ConstantTime.equal(bytes[(bytes.count - Self.tagLength)...], expected) else { return nil }
 
         // Authentic: what follows was written by `encode`, but parse defensively anyway.
         var reader = Reader(bytes: Array(body), index: 4)

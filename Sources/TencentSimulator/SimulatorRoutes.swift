@@ -286,37 +286,15 @@ extension TencentSimulator {
 
 // MARK: Request bodies
 
-/// A field as found: absent, present with the wrong type (or null), or present.
-enum BodyField<Value> {
-    case missing, invalid, value(Value)
-}
-
-struct BodyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-extension KeyedDecodingContainer where Key == BodyKey {
-    func field<Value: Decodable>(_ name: String, as type: Value.Type) -> BodyField<Value> {
-        let key = BodyKey(name)
-        guard contains(key) else { return .missing }
-        guard let value = try? decode(Value.self, forKey: key) else { return .invalid }
-        return .value(value)
-    }
-}
-
 /// `get_subscriber_info` body, read strictly: decoding throws only when the body is not a JSON
 /// object; field problems are recorded for the parameter checks.
 struct SubscriberInfoBody: Decodable {
-    var account: BodyField<String>
-    var limit: BodyField<Int>
-    var next: BodyField<String>
+    var account: JSONBodyField<String>
+    var limit: JSONBodyField<Int>
+    var next: JSONBodyField<String>
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: BodyKey.self)
+        let container = try decoder.container(keyedBy: JSONBodyKey.self)
         account = container.field("Official_Account", as: String.self)
         limit = container.field("Limit", as: Int.self)
         next = container.field("Next", as: String.self)
@@ -328,22 +306,22 @@ struct OfficialAccountInfoBody: Decodable {
     struct AccountID: Decodable {
         var id: String
         init(from decoder: any Decoder) throws {
-            id = try decoder.container(keyedBy: BodyKey.self).decode(String.self, forKey: BodyKey("Official_Account"))
+            id = try decoder.container(keyedBy: JSONBodyKey.self).decode(String.self, forKey: JSONBodyKey("Official_Account"))
         }
     }
 
     struct Filter: Decodable {
-        var names: BodyField<[String]>
+        var names: JSONBodyField<[String]>
         init(from decoder: any Decoder) throws {
-            names = try decoder.container(keyedBy: BodyKey.self).field("OfficialAccountBaseInfoFilter", as: [String].self)
+            names = try decoder.container(keyedBy: JSONBodyKey.self).field("OfficialAccountBaseInfoFilter", as: [String].self)
         }
     }
 
-    var accounts: BodyField<[String]>
-    var filter: BodyField<[String]>
+    var accounts: JSONBodyField<[String]>
+    var filter: JSONBodyField<[String]>
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: BodyKey.self)
+        let container = try decoder.container(keyedBy: JSONBodyKey.self)
         switch container.field("OfficialAccountIdList", as: [AccountID].self) {
         case .missing: accounts = .missing
         case .invalid: accounts = .invalid

@@ -18,9 +18,6 @@ struct BearerToken: Sendable {
         guard let digest, let value = headers[.authorization] else { return false }
         let scheme = value.utf8.prefix(7)
         guard value.utf8.count > 7, scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) else { return false }
-        let given = Array(SHA256.hash(data: Data(value.utf8.dropFirst(7))))
-        var difference: UInt8 = 0
-        for (a, b) in zip(given, digest) { difference |= a ^ b }
-        return difference == 0
+        return ConstantTime.equal(Array(SHA256.hash(data: Data(value.utf8.dropFirst(7)))), digest)
     }
 }

@@ -12,11 +12,16 @@ public enum ReadCursor {
         return text
     }
 
+    /// The cursor of the page after `page`; `""` when it is the last.
+    static func next(after page: MirrorPage) -> String {
+        guard page.hasMore, let last = page.records.last else { return "" }
+        return encode(after: last.subscriber)
+    }
+
     /// The subscriber ID to continue after; nil for a cursor this service did not make.
     public static func decode(_ cursor: String) -> String? {
-        guard !cursor.isEmpty, cursor.utf8.count <= 1_024,
-              cursor.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 < 128 && Character(Unicode.Scalar($0)).isLetter) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) })
-        else { return nil }
+        // Anything but base64url fails below: the decoded ID must encode back to exactly this text.
+        guard !cursor.isEmpty, cursor.utf8.count <= 1_024 else { return nil }
         var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
         guard let bytes = Data(base64Encoded: text), !bytes.isEmpty,

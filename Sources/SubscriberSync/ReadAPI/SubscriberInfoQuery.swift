@@ -56,34 +56,17 @@ struct SubscriberInfoQuery: Equatable {
     }
 
     /// Decoding throws only when the body is not a JSON object; a field of the wrong type is
-    /// `.invalid` (JSONDecoder reads neither `true` nor `1.5` nor `"7"` as an Int).
+    /// `.invalid`.
     private struct Fields: Decodable {
-        enum Field<Value> {
-            case missing, invalid, value(Value)
-        }
-
-        struct Key: CodingKey {
-            var stringValue: String
-            init(_ name: String) { stringValue = name }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
-        }
-
-        var account: Field<String>
-        var limit: Field<Int>
-        var next: Field<String>
+        var account: JSONBodyField<String>
+        var limit: JSONBodyField<Int>
+        var next: JSONBodyField<String>
 
         init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
-            func field<Value: Decodable>(_ name: String, _ type: Value.Type) -> Field<Value> {
-                guard container.contains(Key(name)) else { return .missing }
-                guard let value = try? container.decode(Value.self, forKey: Key(name)) else { return .invalid }
-                return .value(value)
-            }
-            account = field("Official_Account", String.self)
-            limit = field("Limit", Int.self)
-            next = field("Next", String.self)
+            let container = try decoder.container(keyedBy: JSONBodyKey.self)
+            account = container.field("Official_Account", as: String.self)
+            limit = container.field("Limit", as: Int.self)
+            next = container.field("Next", as: String.self)
         }
     }
 }

@@ -53,7 +53,7 @@ struct TencentSubscriberInfoEndpoint: Sendable {
     }
 
     private func page(_ page: MirrorPage, count: Int) -> Response {
-        var bytes = Self.head(next: page.hasMore ? page.records.last.map { ReadCursor.encode(after: $0.subscriber) } ?? "" : "", count: count)
+        var bytes = Self.head(next: ReadCursor.next(after: page), count: count)
         bytes.reserveCapacity(bytes.count + page.records.count * 140 + 2)
         Self.append(page.records, first: true, to: &bytes)
         bytes.append(contentsOf: "]}".utf8)

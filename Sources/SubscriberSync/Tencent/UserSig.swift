@@ -94,9 +94,7 @@ public struct UserSig: Sendable, Equatable {
         guard self.identifier == identifier else { return .identifierMismatch }
         guard now <= validUntil else { return .expired }
         let expected = Self.hmac(key: key, Self.stringToSign(identifier: identifier, sdkAppID: sdkAppID, time: time, expire: expire, userbuf: userbuf))
-        guard let given = Data(base64Encoded: signature), given.count == expected.count else { return .signatureMismatch }
-        var difference: UInt8 = 0
-        for (a, b) in zip(given, expected) { difference |= a ^ b }
-        return difference == 0 ? .valid : .signatureMismatch
+        guard let given = Data(base64Encoded: signature) else { return .signatureMismatch }
+        return ConstantTime.equal(given, expected) ? .valid : .signatureMismatch
     }
 }
