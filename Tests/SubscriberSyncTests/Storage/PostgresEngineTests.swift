@@ -31,6 +31,33 @@ import Testing
         try await storage.stage([TestStore.entry("a", account: account, requestedAt: 2_001)], in: next)
         try await storage.finishPass(next, at: 2_005, outcome: "completed", complete: true, events: [], keepListing: false)
         #expect(try await listingRows() == [other.id: 1])
+        // The last pass with rows empties the table (by truncation).
+        try await storage.finishPass(other, at: 2_010, outcome: "completed", complete: true, events: [], keepListing: false)
+        #expect(try await listingRows() == [:])
+        await storage.close()
+    }
+
+    /// SQLite orders keys as bytes. A PostgreSQL database's default collation may be a language's
+    /// (here ICU's en-US: "_x a a_b ab B"); the store's keys still order as bytes, so export and
+    /// read API cursors agree with SQLite.
+    @Test func keysOrderAsBytesWhateverTheDatabaseLocale() async throws {
+        let location = try await TestPostgres.shared.createDatabase(options: "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2)
+        try await storage.open()
+        let account = "@TOA#_order"
+        let bytewise = ["B", "_x", "a", "a_b", "ab"]
+        _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: bytewise.shuffled(), version: 100)))
+        var exported: [String] = []
+        try await storage.exportSubscribers(account: account) { exported.append($0.subscriber) }
+        #expect(exported == bytewise)
+        var paged: [String] = []
+        var after: String?
+        while let page = try await storage.subscriberPage(account: account, after: after, limit: 2), !page.records.isEmpty {
+            paged += page.records.map(\.subscriber)
+            after = page.records.last?.subscriber
+            if !page.hasMore { break }
+        }
+        #expect(paged == bytewise)
         await storage.close()
     }
 }

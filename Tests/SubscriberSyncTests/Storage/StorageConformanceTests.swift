@@ -422,4 +422,29 @@ import Testing
         #expect(record.fields.msgFlag == "B")
         #expect(record.since == 1_002)
     }
+
+    /// PostgreSQL stages listings through COPY's text format, where tab, newline, carriage return
+    /// and backslash are escapes and `\N` is NULL.
+    @Test(arguments: StorageEngine.allCases)
+    func listedTextAndNumbersSurviveStagingExactly(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        let awkward = [
+            SubscriberFields(subscribeTime: Int64.min, msgFlag: "\\N", customString: "tab\there\nline\r\\back\\slash\\", lastSendMsgTime: Int64.max),
+            SubscriberFields(subscribeTime: -1, msgFlag: "\\", customString: "\\N", lastSendMsgTime: 0),
+            SubscriberFields(subscribeTime: 9, msgFlag: "ok", customString: "订阅者 🎉 \t", lastSendMsgTime: nil),
+            SubscriberFields(subscribeTime: nil, msgFlag: nil, customString: "", lastSendMsgTime: 1_700_000_000_123),
+        ]
+        let listed = awkward.enumerated().map { ("user\($0.offset)", $0.element) }
+        #expect(try await store.listingPass(account, startedAt: 1_000, listed: listed, requestedAt: 1_001).added == awkward.count)
+        for (subscriber, fields) in listed {
+            #expect(try await store.record(account, subscriber)?.fields == fields, "\(subscriber)")
+        }
+        let events = try await store.events()
+        #expect(events.count == awkward.count)
+        for (event, (subscriber, fields)) in zip(events, listed) {
+            #expect(event.summary == "subscriber.subscribed \(subscriber)")
+            #expect(event.data["customString"] as? String == fields.customString)
+            #expect(event.data["msgFlag"] as? String == fields.msgFlag)
+        }
+    }
 }

@@ -42,13 +42,14 @@ actor TestPostgres {
         return location
     }
 
-    /// A new, empty database (for tests that run service processes on it).
-    func createDatabase() async throws -> PostgresLocation {
+    /// A new, empty database (for tests that run service processes on it), made with `options`
+    /// of `CREATE DATABASE` (a locale, say).
+    func createDatabase(options: String = "") async throws -> PostgresLocation {
         counter += 1
         let name = "\(Self.prefix)\(getpid())_\(counter)"
         _ = try await processDatabase()
         try await Self.connect(to: server) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Self.logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) \(options)"), logger: Self.logger)
         }
         var location = server
         location.database = name

@@ -57,36 +57,45 @@ struct PostgresListingRepair {
     }
 
     /// A listed entry is a fact "subscribed at the page's request time", applied with the rule of a
-    /// callback's subscribe (`PostgresSubscribeRule`) to a chunk of the listing per transaction: the
-    /// state, the events of exactly the rows it (re)subscribed, then the version moves of those
-    /// already subscribed.
+    /// callback's subscribe (`PostgresSubscribeRule`) to a chunk of the listing per transaction, in
+    /// one statement: the chunk is read once with what the store knows of each entry, then the
+    /// state of those it (re)subscribes, their events, and the version moves of those already
+    /// subscribed. The chunk's sets are disjoint, and each write re-checks its rule on the row it
+    /// writes, so a callback that commits meanwhile still wins.
     func addListed(pass: ListingPass) async throws -> Int {
-        let applies = """
-            s.pass = $1 AND s.subscriber > $3 AND ($4::TEXT IS NULL OR s.subscriber <= $4::TEXT)
-            AND \(PostgresSubscribeRule.outlivesDestruction(account: "$2", version: "s.requested_at"))
-            """
-        let add = """
-            WITH changed AS (
+        let statement = """
+            WITH chunk AS MATERIALIZED (
+                SELECT s.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
+                       s.event_id, s.event_data, c.subscribed, c.version
+                FROM listing s LEFT JOIN subscribers c ON c.account = $2 AND c.subscriber = s.subscriber
+                WHERE s.pass = $1 AND s.subscriber > $3 AND ($4::TEXT IS NULL OR s.subscriber <= $4::TEXT)
+                  AND \(PostgresSubscribeRule.outlivesDestruction(account: "$2", version: "s.requested_at"))
+            ),
+            changed AS (
                 INSERT INTO subscribers AS l (account, subscriber, subscribed, version, since, origin, operator,
                                               subscribe_time, msg_flag, custom_string, last_send_msg_time)
-                SELECT $2, s.subscriber, TRUE, s.requested_at, s.requested_at, $5, NULL,
-                       s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time
-                FROM listing s LEFT JOIN subscribers c ON c.account = $2 AND c.subscriber = s.subscriber
-                WHERE \(applies) AND (c.subscriber IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "c", version: "s.requested_at")))
+                SELECT $2, m.subscriber, TRUE, m.requested_at, m.requested_at, $5, NULL,
+                       m.subscribe_time, m.msg_flag, m.custom_string, m.last_send_msg_time
+                FROM chunk m
+                WHERE m.subscribed IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "m", version: "m.requested_at"))
                 ON CONFLICT (account, subscriber) DO UPDATE SET \(PostgresSubscribeRule.subscriptionColumns)
                 WHERE \(PostgresSubscribeRule.resubscribes(row: "l", version: "excluded.version"))
                 RETURNING l.subscriber
+            ),
+            moved AS (
+                UPDATE subscribers l SET version = m.requested_at FROM chunk m
+                WHERE \(PostgresSubscribeRule.movesVersion(row: "m", version: "m.requested_at"))
+                  AND l.account = $2 AND l.subscriber = m.subscriber
+                  AND \(PostgresSubscribeRule.movesVersion(row: "l", version: "m.requested_at"))
+            ),
+            emitted AS (
+                INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
+                SELECT m.event_id, $6, $7, m.subscriber, m.requested_at, $8, m.event_data
+                FROM chunk m JOIN changed c ON c.subscriber = m.subscriber
+                ORDER BY m.subscriber
+                RETURNING 1
             )
-            INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
-            SELECT s.event_id, $6, $7, s.subscriber, s.requested_at, $8, s.event_data
-            FROM changed c JOIN listing s ON s.pass = $1 AND s.subscriber = c.subscriber
-            ORDER BY s.subscriber
-            RETURNING 1
-            """
-        let moves = """
-            UPDATE subscribers l SET version = s.requested_at FROM listing s
-            WHERE \(applies) AND l.account = $2 AND l.subscriber = s.subscriber
-              AND \(PostgresSubscribeRule.movesVersion(row: "l", version: "s.requested_at"))
+            SELECT COUNT(*) FROM emitted
             """
         let source = rules.outbox.storedSource(account: pass.account)
         var after = ""
@@ -101,22 +110,23 @@ struct PostgresListingRepair {
                     """, logger: logger).decode(String.self) {
                     upto = subscriber
                 }
-                func binds(_ all: Bool) -> PostgresBindings {
-                    var binds = PostgresBindings()
-                    binds.append(pass.id)
-                    binds.append(pass.account)
-                    binds.append(after)
-                    binds.append(upto)
-                    if all {
-                        binds.append(ChangeOrigin.reconcile.rawValue)
-                        binds.append(EventType.subscribed.rawValue)
-                        binds.append(source)
-                        binds.append(clock.nowMilliseconds())
-                    }
-                    return binds
+                var binds = PostgresBindings()
+                binds.append(pass.id)
+                binds.append(pass.account)
+                binds.append(after)
+                binds.append(upto)
+                binds.append(ChangeOrigin.reconcile.rawValue)
+                binds.append(EventType.subscribed.rawValue)
+                binds.append(source)
+                binds.append(clock.nowMilliseconds())
+                // The chunk (its rows carry their events) is read twice: kept in memory, not in a
+                // temporary file.
+                try await connection.query("SET LOCAL work_mem = '64MB'", logger: logger)
+                var count = 0
+                for try await emitted in try await connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger)
+                    .decode(Int64.self) {
+                    count = Int(emitted)
                 }
-                let count = try await connection.query(PostgresQuery(unsafeSQL: add, binds: binds(true)), logger: logger).collect().count
-                try await connection.query(PostgresQuery(unsafeSQL: moves, binds: binds(false)), logger: logger)
                 return (count, upto)
             }
             added += count
