@@ -42,7 +42,8 @@ import Testing
     /// read API cursors agree with SQLite.
     @Test func keysOrderAsBytesWhateverTheDatabaseLocale() async throws {
         let location = try await TestPostgres.shared.createDatabase(options: "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
-        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2)
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
+                                      callbackPatience: .seconds(60))
         try await storage.open()
         let account = "@TOA#_order"
         let bytewise = ["B", "_x", "a", "a_b", "ab"]

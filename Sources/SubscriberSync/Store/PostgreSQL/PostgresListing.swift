@@ -121,8 +121,8 @@ enum CopyText {
     }
 
     static func append(bytes: some Collection<UInt8>, to buffer: inout ByteBuffer) {
-        let written = bytes.withContiguousStorageIfAvailable { append(bytes: UnsafeRawBufferPointer($0), to: &buffer) }
-        if written == nil {
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { append(bytes: UnsafeRawBufferPointer($0), to: &buffer) }
+        if contiguous == nil {
             append(bytes: Array(bytes), to: &buffer)
         }
     }
