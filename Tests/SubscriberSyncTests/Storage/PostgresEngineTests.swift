@@ -61,4 +61,51 @@ import Testing
         #expect(paged == bytewise)
         await storage.close()
     }
+
+    /// A callback older than the listing's page that commits while a chunk is being added makes
+    /// its row miss both of the chunk's writes (chosen for the insert, found subscribed by it).
+    /// The chunk runs again, and the row's version still moves to the page's time, so an even older
+    /// unsubscribe that arrives later stays stale, as on SQLite.
+    @Test func anOlderCallbackCommittingDuringAChunkDoesNotCancelTheListing() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 4,
+                                      callbackPatience: .seconds(60))
+        try await storage.open()
+        let account = "@TOA#_race"
+        _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: ["other"], version: 100)))
+        let pass = try await storage.beginPass(account: account, startedAt: 1_000)
+        try await storage.stage([TestStore.entry("late", account: account, requestedAt: 1_001)], in: pass)
+        _ = try await storage.markRemovalCandidates(in: pass)
+        _ = try await storage.applyListedFields(in: pass, batchSize: 10)
+        let added = try await TestPostgres.connect(to: location) { callback in
+            // The callback's transaction: "late" subscribed at 500, not committed yet.
+            try await callback.query("BEGIN", logger: TestPostgres.logger)
+            try await callback.query("""
+                INSERT INTO subscribers (account, subscriber, subscribed, version, since, origin) VALUES (\(account), 'late', TRUE, 500, 500, 'webhook')
+                """, logger: TestPostgres.logger)
+            let adding = Task { try await storage.addListed(in: pass) }
+            // Commit once the chunk's insert waits on that row.
+            var waiting = false
+            for _ in 0..<600 where !waiting {
+                try await callback.query("SELECT pg_stat_clear_snapshot()", logger: TestPostgres.logger)
+                let rows = try await callback.query("""
+                    SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH chunk%'
+                    """, logger: TestPostgres.logger).collect()
+                waiting = !rows.isEmpty
+                if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try await callback.query("COMMIT", logger: TestPostgres.logger)
+            #expect(waiting, "the chunk's insert waited on the callback's row")
+            return try await adding.value
+        }
+        #expect(added == 0, "the callback subscribed it first: no event of the pass")
+        try await storage.finishPass(pass, at: 1_005, outcome: "completed", complete: true, events: [], keepListing: false)
+        // Unsubscribed at 700: older than the page that listed "late" at 1_001.
+        let stale = try await storage.apply(.subscribers(SubscriberFacts(.unsubscribed, account: account, subscribers: ["late"], version: 700)))
+        #expect(stale.changed == 0)
+        var subscribed: [String] = []
+        try await storage.exportSubscribers(account: account) { subscribed.append($0.subscriber) }
+        #expect(subscribed == ["late", "other"])
+        await storage.close()
+    }
 }

@@ -103,7 +103,7 @@ enum CopyText {
             writeNull(&buffer)
             return
         }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: the 20 digits and sign of any Int64
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: the 19 digits and sign of any Int64
         withUnsafeMutableBytes(of: &digits) { scratch in
             var magnitude = value.magnitude
             var end = scratch.count

@@ -16,6 +16,10 @@ struct PostgresListingRepair {
     /// chunks amortise the commit, smaller ones keep callbacks and the emitter moving).
     static let bulkChunk = 50_000
 
+    /// A chunk runs again while callbacks raced it (see `addListed`); each run needs another race
+    /// during it, so a few suffice.
+    static let maxRunsPerChunk = 5
+
     func applyFieldChanges(pass: ListingPass, batchSize: Int) async throws -> Int {
         var after = ""
         var total = 0
@@ -61,7 +65,10 @@ struct PostgresListingRepair {
     /// one statement: the chunk is read once with what the store knows of each entry, then the
     /// state of those it (re)subscribes, their events, and the version moves of those already
     /// subscribed. The chunk's sets are disjoint, and each write re-checks its rule on the row it
-    /// writes, so a callback that commits meanwhile still wins.
+    /// writes, so a newer callback that commits meanwhile still wins. An older one that commits
+    /// meanwhile makes its row miss both writes (it was chosen for one, and the re-check finds it in
+    /// the other's state); the statement counts those, and runs again until none is left: with a
+    /// fresh snapshot the row falls on the right side, and rows already applied match neither.
     func addListed(pass: ListingPass) async throws -> Int {
         let statement = """
             WITH chunk AS MATERIALIZED (
@@ -87,6 +94,7 @@ struct PostgresListingRepair {
                 WHERE \(PostgresSubscribeRule.movesVersion(row: "m", version: "m.requested_at"))
                   AND l.account = $2 AND l.subscriber = m.subscriber
                   AND \(PostgresSubscribeRule.movesVersion(row: "l", version: "m.requested_at"))
+                RETURNING 1
             ),
             emitted AS (
                 INSERT INTO outbox (id, type, source, subject, time, recorded_time, data)
@@ -95,7 +103,12 @@ struct PostgresListingRepair {
                 ORDER BY m.subscriber
                 RETURNING 1
             )
-            SELECT COUNT(*) FROM emitted
+            SELECT (SELECT COUNT(*) FROM emitted),
+                   (SELECT COUNT(*) FROM chunk m
+                    WHERE m.subscribed IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "m", version: "m.requested_at")))
+                   - (SELECT COUNT(*) FROM changed)
+                   + (SELECT COUNT(*) FROM chunk m WHERE \(PostgresSubscribeRule.movesVersion(row: "m", version: "m.requested_at")))
+                   - (SELECT COUNT(*) FROM moved)
             """
         let source = rules.outbox.storedSource(account: pass.account)
         var after = ""
@@ -119,14 +132,20 @@ struct PostgresListingRepair {
                 binds.append(EventType.subscribed.rawValue)
                 binds.append(source)
                 binds.append(clock.nowMilliseconds())
-                // The chunk (its rows carry their events) is read twice: kept in memory, not in a
-                // temporary file.
+                // The chunk (its rows carry their events) is read several times: kept in memory,
+                // not in a temporary file.
                 try await connection.query("SET LOCAL work_mem = '64MB'", logger: logger)
                 var count = 0
-                for try await emitted in try await connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger)
-                    .decode(Int64.self) {
-                    count = Int(emitted)
-                }
+                var missed: Int64 = 0
+                var runs = 0
+                repeat {
+                    runs += 1
+                    for try await (emitted, raced) in try await connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger)
+                        .decode((Int64, Int64).self) {
+                        count += Int(emitted)
+                        missed = raced
+                    }
+                } while missed > 0 && runs < Self.maxRunsPerChunk
                 return (count, upto)
             }
             added += count

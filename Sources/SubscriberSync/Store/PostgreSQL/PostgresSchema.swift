@@ -155,6 +155,9 @@ enum PostgresSchema {
             "CREATE INDEX subscribers_by_subscriber ON subscribers (subscriber)",
         ]),
         (5, [
+            // Every table it alters, at once and in the order callbacks take them, so that
+            // replicas still running the previous version wait instead of deadlocking with it.
+            "LOCK TABLE accounts, subscribers, outbox, forward_jobs, removal_candidates, listing IN ACCESS EXCLUSIVE MODE",
             // Keys compare as bytes, as SQLite's do: one order on both engines (export, keyset
             // cursors) whatever the database's locale, and no locale-aware comparison at every
             // step down an index (a third of the cost of adding a million listed subscribers).
