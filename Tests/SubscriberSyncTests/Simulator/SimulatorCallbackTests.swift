@@ -166,7 +166,7 @@ struct SimulatorCallbackTests {
             let deliveries = try await simulator.unsubscribe(account: SimFixture.account, users: ["bob"], eventTime: now + 10, notify: sender)
             #expect(deliveries.map(\.status) == [200])
             // A wrong token is refused by the service.
-            let forger = CallbackSender(url: sender.url, sdkAppID: SimFixture.sdkAppID, token: "wrong")
+            let forger = CallbackSender(url: sender.url, sdkAppID: SimFixture.sdkAppID, token: "wrong", timeout: .seconds(15))
             let forged = try await forger.subscribersAdded(account: SimFixture.account, subscribers: ["mallory"], operator: "mallory", eventTime: now + 20)
             #expect(forged.map(\.status) == [401])
         }
