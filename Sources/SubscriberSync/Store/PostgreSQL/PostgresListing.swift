@@ -120,11 +120,8 @@ enum CopyText {
         }
     }
 
-    static func append(bytes: some Collection<UInt8>, to buffer: inout ByteBuffer) {
-        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { append(bytes: UnsafeRawBufferPointer($0), to: &buffer) }
-        if contiguous == nil {
-            append(bytes: Array(bytes), to: &buffer)
-        }
+    static func append(bytes: [UInt8], to buffer: inout ByteBuffer) {
+        bytes.withUnsafeBytes { append(bytes: $0, to: &buffer) }
     }
 
     private static func append(bytes: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {

@@ -73,7 +73,9 @@ struct PostgresListingRepair {
         let statement = """
             WITH chunk AS MATERIALIZED (
                 SELECT s.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
-                       s.event_id, s.event_data, c.subscribed, c.version
+                       s.event_id, s.event_data,
+                       c.subscribed IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "c", version: "s.requested_at")) AS adds,
+                       COALESCE(\(PostgresSubscribeRule.movesVersion(row: "c", version: "s.requested_at")), FALSE) AS moves
                 FROM listing s LEFT JOIN subscribers c ON c.account = $2 AND c.subscriber = s.subscriber
                 WHERE s.pass = $1 AND s.subscriber > $3 AND ($4::TEXT IS NULL OR s.subscriber <= $4::TEXT)
                   AND \(PostgresSubscribeRule.outlivesDestruction(account: "$2", version: "s.requested_at"))
@@ -83,16 +85,14 @@ struct PostgresListingRepair {
                                               subscribe_time, msg_flag, custom_string, last_send_msg_time)
                 SELECT $2, m.subscriber, TRUE, m.requested_at, m.requested_at, $5, NULL,
                        m.subscribe_time, m.msg_flag, m.custom_string, m.last_send_msg_time
-                FROM chunk m
-                WHERE m.subscribed IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "m", version: "m.requested_at"))
+                FROM chunk m WHERE m.adds
                 ON CONFLICT (account, subscriber) DO UPDATE SET \(PostgresSubscribeRule.subscriptionColumns)
                 WHERE \(PostgresSubscribeRule.resubscribes(row: "l", version: "excluded.version"))
                 RETURNING l.subscriber
             ),
             moved AS (
                 UPDATE subscribers l SET version = m.requested_at FROM chunk m
-                WHERE \(PostgresSubscribeRule.movesVersion(row: "m", version: "m.requested_at"))
-                  AND l.account = $2 AND l.subscriber = m.subscriber
+                WHERE m.moves AND l.account = $2 AND l.subscriber = m.subscriber
                   AND \(PostgresSubscribeRule.movesVersion(row: "l", version: "m.requested_at"))
                 RETURNING 1
             ),
@@ -104,11 +104,8 @@ struct PostgresListingRepair {
                 RETURNING 1
             )
             SELECT (SELECT COUNT(*) FROM emitted),
-                   (SELECT COUNT(*) FROM chunk m
-                    WHERE m.subscribed IS NULL OR \(PostgresSubscribeRule.resubscribes(row: "m", version: "m.requested_at")))
-                   - (SELECT COUNT(*) FROM changed)
-                   + (SELECT COUNT(*) FROM chunk m WHERE \(PostgresSubscribeRule.movesVersion(row: "m", version: "m.requested_at")))
-                   - (SELECT COUNT(*) FROM moved)
+                   COUNT(*) FILTER (WHERE adds) - (SELECT COUNT(*) FROM changed) + COUNT(*) FILTER (WHERE moves) - (SELECT COUNT(*) FROM moved)
+            FROM chunk
             """
         let source = rules.outbox.storedSource(account: pass.account)
         var after = ""

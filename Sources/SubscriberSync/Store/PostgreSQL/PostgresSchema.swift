@@ -160,7 +160,7 @@ enum PostgresSchema {
             "LOCK TABLE accounts, subscribers, outbox, forward_jobs, removal_candidates, listing IN ACCESS EXCLUSIVE MODE",
             // Keys compare as bytes, as SQLite's do: one order on both engines (export, keyset
             // cursors) whatever the database's locale, and no locale-aware comparison at every
-            // step down an index (a third of the cost of adding a million listed subscribers).
+            // step down an index (about a tenth of an upsert: scripts/bench/postgres-row-costs.sh).
             """
             ALTER TABLE subscribers ALTER COLUMN account TYPE TEXT COLLATE "C", ALTER COLUMN subscriber TYPE TEXT COLLATE "C"
             """,
