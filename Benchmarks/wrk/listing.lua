@@ -36,8 +36,13 @@ function response(status, headers, body)
       finish()
    end
    pages = pages + 1
-   local _, count = body:gsub('"Subscriber_Account"', '')
-   subscribers = subscribers + count
+   -- A plain find per entry: gsub would build a copy of every 28 KB page, which was most of
+   -- this client's time, and the client shares the cores with the service it measures.
+   local at = body:find('"Subscriber_Account"', 1, true)
+   while at do
+      subscribers = subscribers + 1
+      at = body:find('"Subscriber_Account"', at + 20, true)
+   end
    if next_cursor == "" then
       complete = 1
       finish()

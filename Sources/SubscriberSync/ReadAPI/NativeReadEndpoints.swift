@@ -73,7 +73,7 @@ struct NativeReadEndpoints: Sendable {
             bytes.append(contentsOf: record.exportLine().dropLast())
         }
         bytes.append(contentsOf: #"],"next":"#.utf8)
-        JSONObjectWriter.appendString(ReadCursor.next(after: page), to: &bytes)
+        JSONObjectWriter.appendString(ReadCursor.next(last: page.records.last?.subscriber, hasMore: page.hasMore), to: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return Self.json(.ok, bytes, sequence: page.sequence)
     }

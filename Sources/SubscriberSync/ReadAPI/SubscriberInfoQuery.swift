@@ -1,4 +1,4 @@
-import Foundation
+import NIOCore
 
 /// A `get_subscriber_info` request body, checked as Tencent documents it: a JSON object with
 /// `Official_Account` (required), `Limit` (optional, 1 to 200) and `Next` (`""` or a cursor of
@@ -26,47 +26,45 @@ struct SubscriberInfoQuery: Equatable {
         }
     }
 
-    static func parse(_ body: [UInt8]) throws(Problem) -> SubscriberInfoQuery {
-        let fields: Fields
+    static func parse(_ body: ByteBuffer) throws(Problem) -> SubscriberInfoQuery {
+        try body.withUnsafeReadableBytes { bytes in Result { () throws(Problem) in try parse(bytes) } }.get()
+    }
+
+    static func parse(_ body: UnsafeRawBufferPointer) throws(Problem) -> SubscriberInfoQuery {
+        var account: Field<String> = .absent
+        var limitField: Field<Int64> = .absent
+        var next: Field<String> = .absent
         do {
-            fields = try JSONDecoder().decode(Fields.self, from: Data(body))
+            try JSONReader.object(body) { reader, key throws(JSONReader.Malformed) in
+                switch key {
+                case "Official_Account": account = try reader.stringField()
+                case "Limit": limitField = try reader.int64Field()
+                case "Next": next = try reader.stringField()
+                default: try reader.skipValue()
+                }
+            }
         } catch {
             throw .notJSON
         }
-        guard case .value(let account) = fields.account, TencentIdentifier.isValid(account) else {
+        guard case .present(let account) = account, TencentIdentifier.isValid(account) else {
             throw .invalid("Official_Account is required: an ID of 1 to \(TencentIdentifier.maxBytes) bytes without control characters")
         }
         var limit: Int?
-        switch fields.limit {
-        case .missing: break
-        case .value(let value) where (1...maxLimit).contains(value): limit = value
+        switch limitField {
+        case .absent: break
+        case .present(let value) where (1...Int64(maxLimit)).contains(value): limit = Int(value)
         default: throw .invalid("Limit must be an integer from 1 to \(maxLimit)")
         }
         var after: String?
-        switch fields.next {
-        case .missing: break
-        case .invalid: throw .invalid("Next must be a string")
-        case .value(let next):
+        switch next {
+        case .absent: break
+        case .wrongType: throw .invalid("Next must be a string")
+        case .present(let next):
             if !next.isEmpty {
                 guard let subscriber = ReadCursor.decode(next) else { throw .invalid("Next is not a cursor this service issued") }
                 after = subscriber
             }
         }
         return SubscriberInfoQuery(account: account, limit: limit, after: after)
-    }
-
-    /// Decoding throws only when the body is not a JSON object; a field of the wrong type is
-    /// `.invalid`.
-    private struct Fields: Decodable {
-        var account: JSONBodyField<String>
-        var limit: JSONBodyField<Int>
-        var next: JSONBodyField<String>
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: JSONBodyKey.self)
-            account = container.field("Official_Account", as: String.self)
-            limit = container.field("Limit", as: Int.self)
-            next = container.field("Next", as: String.self)
-        }
     }
 }

@@ -32,84 +32,105 @@ struct TencentSubscriberInfoEndpoint: Sendable {
         }
         let query: SubscriberInfoQuery
         do {
-            query = try SubscriberInfoQuery.parse(Array(body.readableBytesView))
+            query = try SubscriberInfoQuery.parse(body)
         } catch {
             return Self.failure(error.refusal.code, error.refusal.info)
         }
         do {
-            guard let first = try await storage.subscriberPage(account: query.account, after: query.after, limit: query.limit ?? Self.streamChunk) else {
+            var entries: [UInt8] = []
+            entries.reserveCapacity(min(query.limit ?? Self.streamChunk, Self.streamChunk) * Self.entryBytes)
+            guard let end = try await storage.subscriberPage(account: query.account, after: query.after, limit: query.limit ?? Self.streamChunk,
+                                                             row: { Self.append($0, to: &entries) }) else {
                 return Self.failure(TencentErrorCode.officialAccountNotFound, "Official_Account \(query.account) does not exist")
             }
             let count = try await counts.count(account: query.account)
             failures.succeeded()
             if query.limit != nil {
-                return page(first, count: count)
+                var body = ByteBuffer()
+                body.reserveCapacity(entries.count + 160)
+                Self.head(next: ReadCursor.next(last: end.last, hasMore: end.hasMore), count: count, to: &body)
+                body.writeBytes(entries)
+                body.writeStaticString("]}")
+                return Response(status: .ok, headers: Self.headers(sequence: end.sequence), body: .init(byteBuffer: body))
             }
-            return streamed(first, count: count, account: query.account)
+            return streamed(entries, end: end, count: count, account: query.account)
         } catch {
             failures.failed("the read API cannot read the store", reason: "\(error)")
             return Self.failure(TencentErrorCode.serverInternal, "the mirror cannot be read now; retry")
         }
     }
 
-    private func page(_ page: MirrorPage, count: Int) -> Response {
-        var bytes = Self.head(next: ReadCursor.next(after: page), count: count)
-        bytes.reserveCapacity(bytes.count + page.records.count * 140 + 2)
-        Self.append(page.records, first: true, to: &bytes)
-        bytes.append(contentsOf: "]}".utf8)
-        return Response(status: .ok, headers: Self.headers(sequence: page.sequence), body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-
     /// The first chunk is read before answering, so that an unknown account still gets its
     /// error; a store failure after that can only cut the answer short.
-    private func streamed(_ first: MirrorPage, count: Int, account: String) -> Response {
+    private func streamed(_ firstEntries: [UInt8], end firstEnd: MirrorPageEnd, count: Int, account: String) -> Response {
         let storage = self.storage
         let failures = self.failures
-        return Response(status: .ok, headers: Self.headers(sequence: first.sequence), body: ResponseBody { writer in
-            var bytes = Self.head(next: "", count: count)
-            var chunk = first
-            var isFirst = true
+        return Response(status: .ok, headers: Self.headers(sequence: firstEnd.sequence), body: ResponseBody { writer in
+            var buffer = ByteBuffer()
+            Self.head(next: "", count: count, to: &buffer)
+            var entries = firstEntries
+            var end = firstEnd
             while true {
-                Self.append(chunk.records, first: isFirst, to: &bytes)
-                isFirst = isFirst && chunk.records.isEmpty
-                guard chunk.hasMore, let last = chunk.records.last?.subscriber else { break }
-                try await writer.write(ByteBuffer(bytes: bytes))
-                bytes.removeAll(keepingCapacity: true)
+                buffer.writeBytes(entries)
+                entries.removeAll(keepingCapacity: true)
+                guard end.hasMore, let last = end.last else { break }
+                try await writer.write(buffer)
+                buffer = ByteBuffer()
+                entries.append(UInt8(ascii: ","))
                 do {
-                    guard let next = try await storage.subscriberPage(account: account, after: last, limit: Self.streamChunk) else { break }
-                    chunk = next
+                    guard let next = try await storage.subscriberPage(account: account, after: last, limit: Self.streamChunk,
+                                                                      row: { Self.append($0, to: &entries) }) else { break }
+                    end = next
                 } catch {
                     failures.failed("the read API cannot read the store", reason: "\(error)")
                     throw error
                 }
+                if entries.count == 1 { entries.removeAll() }
             }
-            bytes.append(contentsOf: "]}".utf8)
-            try await writer.write(ByteBuffer(bytes: bytes))
+            buffer.writeStaticString("]}")
+            try await writer.write(buffer)
             try await writer.finish(nil)
         })
     }
 
-    private static func head(next: String, count: Int) -> [UInt8] {
+    /// Bytes an entry takes with every field known and IDs of about 20 bytes.
+    private static let entryBytes = 140
+
+    private static func head(next: String, count: Int, to buffer: inout ByteBuffer) {
         var bytes = Array(#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"Next":"#.utf8)
         JSONObjectWriter.appendString(next, to: &bytes)
         bytes.append(contentsOf: #","SubscriberNum":"#.utf8)
         bytes.append(contentsOf: String(count).utf8)
         bytes.append(contentsOf: #","SubscriberList":["#.utf8)
-        return bytes
+        buffer.writeBytes(bytes)
     }
 
-    /// Tencent's entry; a field the mirror does not know yet is left out, never made up.
-    private static func append(_ records: [SubscriberRecord], first: Bool, to bytes: inout [UInt8]) {
-        for (index, record) in records.enumerated() {
-            if index > 0 || !first { bytes.append(UInt8(ascii: ",")) }
-            var entry = JSONObjectWriter(capacity: 160)
-            entry.string("Subscriber_Account", record.subscriber)
-            if let subscribeTime = record.fields.subscribeTime { entry.int("SubscribeTime", subscribeTime) }
-            if let customString = record.fields.customString { entry.string("CustomString", customString) }
-            if let msgFlag = record.fields.msgFlag { entry.string("MsgFlag", msgFlag) }
-            if let lastSendMsgTime = record.fields.lastSendMsgTime { entry.int("LastSendMsgTime", lastSendMsgTime) }
-            bytes.append(contentsOf: entry.finished())
+    /// Tencent's entry, after a comma unless it starts the list (`bytes` is empty or ends in the
+    /// comma a chunk starts with); a field the mirror does not know yet is left out, never made up.
+    private static func append(_ row: SubscriberColumns, to bytes: inout [UInt8]) {
+        if let last = bytes.last, last != UInt8(ascii: ",") { bytes.append(UInt8(ascii: ",")) }
+        JSONObjectWriter.appendLiteral(#"{"Subscriber_Account":""#, to: &bytes)
+        JSONObjectWriter.appendEscaped(row.subscriber, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        if let subscribeTime = row.subscribeTime {
+            JSONObjectWriter.appendLiteral(#","SubscribeTime":"#, to: &bytes)
+            JSONObjectWriter.appendInteger(subscribeTime, to: &bytes)
         }
+        if let customString = row.customString {
+            JSONObjectWriter.appendLiteral(#","CustomString":""#, to: &bytes)
+            JSONObjectWriter.appendEscaped(customString, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
+        if let msgFlag = row.msgFlag {
+            JSONObjectWriter.appendLiteral(#","MsgFlag":""#, to: &bytes)
+            JSONObjectWriter.appendEscaped(msgFlag, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
+        if let lastSendMsgTime = row.lastSendMsgTime {
+            JSONObjectWriter.appendLiteral(#","LastSendMsgTime":"#, to: &bytes)
+            JSONObjectWriter.appendInteger(lastSendMsgTime, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
     }
 
     static func headers(sequence: Int64) -> HTTPFields {

@@ -27,7 +27,7 @@ public struct JSONObjectWriter: Sendable {
 
     public mutating func int(_ name: String, _ value: Int64) {
         key(name)
-        bytes.append(contentsOf: String(value).utf8)
+        JSONObjectWriter.appendInteger(value, to: &bytes)
     }
 
     public mutating func bool(_ name: String, _ value: Bool) {
@@ -74,6 +74,26 @@ public struct JSONObjectWriter: Sendable {
         var value = value
         value.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0), to: &bytes) }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Decimal digits without a `String` in between (a read API page writes two numbers per row).
+    static func appendInteger(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
+    /// Bytes known at compile time (keys and punctuation), copied in one go.
+    static func appendLiteral(_ text: StaticString, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// The inside of a JSON string (no quotes) holding the UTF-8 `utf8`, escaped as

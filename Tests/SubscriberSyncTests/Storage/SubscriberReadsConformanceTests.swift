@@ -98,4 +98,40 @@ import Testing
         let page = try #require(try await store.storage.subscriberPage(account: account, after: nil, limit: 10))
         #expect(page.records.map(\.subscriber) == ["b"])
     }
+
+    /// The columns a page hands over are the stored bytes exactly (the read API escapes them
+    /// itself), NULL stays nil, and a page names its last subscriber only when more follow.
+    @Test(arguments: StorageEngine.allCases)
+    func pageColumnsAreTheStoredBytes(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        let listed = [
+            ("u0", SubscriberFields(subscribeTime: Int64.min, msgFlag: "\\N", customString: "tab\there\n\"quoted\"\\", lastSendMsgTime: Int64.max)),
+            ("u1", SubscriberFields(subscribeTime: nil, msgFlag: nil, customString: "", lastSendMsgTime: nil)),
+            ("u2 ü", SubscriberFields(subscribeTime: 9, msgFlag: "ok", customString: "订阅者 🎉", lastSendMsgTime: 0)),
+        ]
+        #expect(try await store.listingPass(account, startedAt: 1_000, listed: listed, requestedAt: 1_001).added == listed.count)
+        try await store.subscribe(account, ["u3"], at: 2_000)
+
+        struct Seen: Equatable {
+            var subscriber: String, fields: SubscriberFields, since: Int64?, origin: String
+        }
+        func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+        var seen: [Seen] = []
+        let end = try #require(try await store.storage.subscriberPage(account: account, after: nil, limit: 3) { row in
+            seen.append(Seen(subscriber: text(row.subscriber),
+                             fields: SubscriberFields(subscribeTime: row.subscribeTime, msgFlag: row.msgFlag.map(text),
+                                                      customString: row.customString.map(text), lastSendMsgTime: row.lastSendMsgTime),
+                             since: row.since, origin: text(row.origin)))
+        })
+        #expect(seen.map(\.subscriber) == ["u0", "u1", "u2 ü"])
+        #expect(seen.map(\.fields) == listed.map(\.1))
+        #expect(seen.allSatisfy { $0.since == 1_001 && $0.origin == "reconcile" }, "\(seen)")
+        #expect(end.hasMore && end.last == "u2 ü")
+
+        var rest: [String] = []
+        let last = try #require(try await store.storage.subscriberPage(account: account, after: end.last, limit: 3) { rest.append(text($0.subscriber)) })
+        #expect(rest == ["u3"] && !last.hasMore && last.last == nil, "the last page names no cursor")
+        var none = 0
+        #expect(try await store.storage.subscriberPage(account: "@TOA#_nobody", after: nil, limit: 3) { _ in none += 1 } == nil && none == 0)
+    }
 }

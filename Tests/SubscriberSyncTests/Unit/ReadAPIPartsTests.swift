@@ -4,30 +4,37 @@ import Testing
 @testable import SubscriberSync
 
 @Suite("Read API parts") struct ReadAPIPartsTests {
-    @Test(arguments: ["a", "u00001", "@TOA#_x/y z", "ünïcödé", String(repeating: "long-", count: 40)])
+    @Test(arguments: ["a", "ab", "abc", "u00001", "@TOA#_x/y z", "ünïcödé", "\u{FF}\u{FE}~?>", String(repeating: "long-", count: 40)])
     func cursorsComeBackAsTheSubscriber(subscriber: String) {
         let cursor = ReadCursor.encode(after: subscriber)
         #expect(cursor.utf8.allSatisfy { $0 < 128 && !"+/=%&#?".utf8.contains($0) }, "URL- and JSON-safe: \(cursor)")
         #expect(ReadCursor.decode(cursor) == subscriber)
+        let base64 = Data(subscriber.utf8).base64EncodedString()
+        #expect(cursor == base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: ""),
+                "RFC 4648 base64url without padding")
     }
 
-    @Test(arguments: ["", "%%%", "YQ=", "YQ==", "not a cursor", "Y", "_-_-_", ReadCursor.encode(after: "a\u{0}b"), ReadCursor.encode(after: "line\nbreak")])
+    @Test(arguments: ["", "%%%", "YQ=", "YQ==", "YR", "YWJ", "YW=j", "not a cursor", "Y", "_-_-_", ReadCursor.encode(after: "a\u{0}b"), ReadCursor.encode(after: "line\nbreak")])
     func cursorsNotOursAreRefused(cursor: String) {
         #expect(ReadCursor.decode(cursor) == nil)
     }
 
     @Test func subscriberInfoBodiesAreReadAsTencentDocumentsThem() throws {
-        func parse(_ text: String) throws(SubscriberInfoQuery.Problem) -> SubscriberInfoQuery { try SubscriberInfoQuery.parse(Array(text.utf8)) }
+        func parse(_ text: String) throws(SubscriberInfoQuery.Problem) -> SubscriberInfoQuery { try SubscriberInfoQuery.parse(ByteBuffer(string: text)) }
         #expect(try parse(#"{"Official_Account":"@TOA#_a","Limit":200,"Next":""}"#) == SubscriberInfoQuery(account: "@TOA#_a", limit: 200, after: nil))
         #expect(try parse(#"{"Official_Account":"@TOA#_a"}"#) == SubscriberInfoQuery(account: "@TOA#_a", limit: nil, after: nil))
         let next = ReadCursor.encode(after: "u7")
         #expect(try parse(#"{"Official_Account":"@TOA#_a","Limit":1,"Next":"\#(next)"}"#).after == "u7")
         #expect((try? parse(#"{"Official_Account":"a\u0000b"}"#)) == nil, "a control character is no ID")
-        for text in ["", "[]", "nope", #""Official_Account""#, "{"] {
+        #expect(try parse(#" { "Other" : [ {"x":[1,2.5e3,null]} ] , "Official_Account" : "@TOA#_b" , "Official_Account":"@TOA#_a\u00e9" } "#)
+                == SubscriberInfoQuery(account: "@TOA#_aé", limit: nil, after: nil), "unknown members are skipped, escapes read, the last repeat wins")
+        for text in ["", "[]", "nope", #""Official_Account""#, "{", #"{"Official_Account":"a"} x"#, #"{"Official_Account":"a",}"#,
+                     #"{"Official_Account":"a","Limit":01}"#, "{\"Official_Account\":\"a\u{1}\"}", #"{"Official_Account":"\ud800"}"#] {
             #expect(throws: SubscriberInfoQuery.Problem.notJSON, "\(text)") { try parse(text) }
         }
         for text in [#"{"Limit":5}"#, #"{"Official_Account":""}"#, #"{"Official_Account":7}"#, #"{"Official_Account":"a","Limit":201}"#,
                      #"{"Official_Account":"a","Limit":0}"#, #"{"Official_Account":"a","Limit":true}"#, #"{"Official_Account":"a","Limit":1.5}"#,
+                     #"{"Official_Account":"a","Limit":1e2}"#, #"{"Official_Account":"a","Limit":null}"#, #"{"Official_Account":"a","Limit":-1}"#,
                      #"{"Official_Account":"a","Limit":"5"}"#, #"{"Official_Account":"a","Next":3}"#, #"{"Official_Account":"a","Next":"%%"}"#] {
             #expect(throws: (any Error).self, "\(text)") { try parse(text) }
             #expect((try? parse(text)) == nil)

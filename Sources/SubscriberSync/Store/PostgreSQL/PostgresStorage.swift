@@ -456,10 +456,14 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
-    public func subscriberPage(account: String, after: String?, limit: Int) async throws -> MirrorPage? {
-        try await read("reading a page of subscribers") { [logger] connection in
+    /// postgres-nio decodes rows into values, so the columns are those values' bytes.
+    public func subscriberPage(account: String, after: String?, limit: Int, row: (SubscriberColumns) -> Void) async throws -> MirrorPageEnd? {
+        let page = try await read("reading a page of subscribers") { [logger] connection in
             try await PostgresSubscriberReads.page(account: account, after: after, limit: limit, on: connection, logger: logger)
         }
+        guard let page else { return nil }
+        for record in page.records { record.withColumns(row) }
+        return MirrorPageEnd(sequence: page.sequence, last: page.hasMore ? page.records.last?.subscriber : nil, hasMore: page.hasMore)
     }
 
     public func subscriberCount(account: String) async throws -> Int {

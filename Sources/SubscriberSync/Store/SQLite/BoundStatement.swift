@@ -91,6 +91,15 @@ struct BoundStatement: ~Copyable {
         return UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column)))
     }
 
+    func isNull(_ column: Int32) -> Bool {
+        sqlite3_column_type(handle, column) == SQLITE_NULL
+    }
+
+    /// `text(_:)`, or nil for NULL.
+    func optionalText(_ column: Int32) -> UnsafeRawBufferPointer? {
+        isNull(column) ? nil : text(column)
+    }
+
     func optionalString(_ column: Int32) -> String? {
         guard let text = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

@@ -16,7 +16,7 @@ extension SQLiteStorage {
                s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, s.account
         """
 
-    public func subscriberPage(account: String, after: String?, limit: Int) async throws -> MirrorPage? {
+    public func subscriberPage(account: String, after: String?, limit: Int, row: (SubscriberColumns) -> Void) async throws -> MirrorPageEnd? {
         try reading { db in
             let sequence = try Self.sequence(db)
             let held = BoundStatement(try db.cachedStatement(sql: "SELECT destroyed_at, created_at FROM accounts WHERE account = ?"))
@@ -30,16 +30,20 @@ extension SQLiteStorage {
             try select.bind(1, account)
             try select.bind(2, after ?? "")
             try select.bind(3, Int64(limit) + 1)
-            var page = MirrorPage(sequence: sequence, records: [], hasMore: false)
-            page.records.reserveCapacity(limit)
+            var end = MirrorPageEnd(sequence: sequence)
+            var count = 0
             while try select.step() {
-                guard page.records.count < limit else {
-                    page.hasMore = true
+                guard count < limit else {
+                    end.hasMore = true
                     break
                 }
-                if let record = Self.record(select, account: account) { page.records.append(record) }
+                let columns = Self.columns(select)
+                row(columns)
+                count += 1
+                if count == limit { end.last = String(decoding: columns.subscriber, as: UTF8.self) }
             }
-            return page
+            if !end.hasMore { end.last = nil }
+            return end
         }
     }
 
@@ -105,13 +109,16 @@ extension SQLiteStorage {
         AccountRecord(account: account, destroyedAt: row.optionalInt64(0), createdAt: row.optionalInt64(1)).isLive
     }
 
-    /// Columns 2–8 of `selected`.
+    /// Columns 2–8 of `selected`; nil when the subscriber's side of a join is empty.
     private static func record(_ row: borrowing BoundStatement, account: String) -> SubscriberRecord? {
-        guard let subscriber = row.optionalString(2) else { return nil }
-        return SubscriberRecord(
-            account: account, subscriber: subscriber,
-            fields: SubscriberFields(subscribeTime: row.optionalInt64(3), msgFlag: row.optionalString(4),
-                                     customString: row.optionalString(5), lastSendMsgTime: row.optionalInt64(6)),
-            since: row.optionalInt64(7), origin: row.optionalString(8) ?? "")
+        guard !row.isNull(2) else { return nil }
+        return columns(row).record(account: account)
+    }
+
+    /// Columns 2–8 of `selected`, valid until the next step.
+    private static func columns(_ row: borrowing BoundStatement) -> SubscriberColumns {
+        SubscriberColumns(
+            subscriber: row.text(2), subscribeTime: row.optionalInt64(3), msgFlag: row.optionalText(4),
+            customString: row.optionalText(5), lastSendMsgTime: row.optionalInt64(6), since: row.optionalInt64(7), origin: row.text(8))
     }
 }
