@@ -23,30 +23,3 @@ public struct SubscriberColumns {
         String(decoding: bytes, as: UTF8.self)
     }
 }
-
-extension SubscriberRecord {
-    /// The record as columns, for an engine whose driver hands over values rather than buffers.
-    public func withColumns<Result>(_ body: (SubscriberColumns) throws -> Result) rethrows -> Result {
-        try Self.bytes(subscriber) { subscriber in
-            try Self.bytes(origin) { origin in
-                try Self.optionalBytes(fields.msgFlag) { msgFlag in
-                    try Self.optionalBytes(fields.customString) { customString in
-                        try body(SubscriberColumns(
-                            subscriber: subscriber, subscribeTime: fields.subscribeTime, msgFlag: msgFlag, customString: customString,
-                            lastSendMsgTime: fields.lastSendMsgTime, since: since, origin: origin))
-                    }
-                }
-            }
-        }
-    }
-
-    private static func bytes<Result>(_ text: String, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        var text = text
-        return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
-    }
-
-    private static func optionalBytes<Result>(_ text: String?, _ body: (UnsafeRawBufferPointer?) throws -> Result) rethrows -> Result {
-        guard let text else { return try body(nil) }
-        return try bytes(text) { try body($0) }
-    }
-}

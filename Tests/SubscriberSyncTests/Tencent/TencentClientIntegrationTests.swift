@@ -59,14 +59,19 @@ import TencentSimulator
         #expect(h.simulator.stats.faultsServed >= 20)
     }
 
+    /// Runs apart from the load tests: beside one, a fresh-clone CI run saw five answers in a row
+    /// take longer than the timeout.
     @Test func slowAnswersTimeOutAndAreRetried() async throws {
+        try await HeavyTests.oneAtATime { try await slowAnswers() }
+    }
+
+    func slowAnswers() async throws {
         let h = try await SimulatorHarness()
         h.simulator.seed(account: account, count: 300)
-        // A timeout well above a loaded machine's answer time, and a delay far above the timeout.
-        // The margin is wide: a loaded machine answers the other pages in a few seconds at most.
+        // A timeout above a busy machine's answer time, and a delay far above the timeout.
         h.simulator.inject(.delay(.seconds(30)))
         let started = ContinuousClock.now
-        let (names, pages, _) = try await pageAll(h.client(timeout: .milliseconds(1500)))
+        let (names, pages, _) = try await pageAll(h.client(timeout: .seconds(3)))
         #expect(names.count == 300)
         #expect(h.simulator.stats.acceptedCalls > pages, "the slow call was retried")
         #expect(ContinuousClock.now - started < .seconds(30), "the slow answer was abandoned, not waited for")
@@ -92,13 +97,16 @@ import TencentSimulator
     @Test func expiredUserSigIsRenewedOnce() async throws {
         let h = try await SimulatorHarness()
         h.simulator.seed(account: account, count: 10)
+        // No client-side timeout on a loaded machine: a call abandoned and retried would use up an
+        // injected answer meant for the next attempt (a fresh-clone CI run saw no error thrown).
+        let patient = h.client(timeout: .seconds(120))
         h.simulator.inject(.errorCode(70001, info: "usersig expired"))
-        let (names, _, _) = try await pageAll(h.client())
+        let (names, _, _) = try await pageAll(patient)
         #expect(names.count == 10)
 
         h.simulator.inject(.errorCode(70001, info: "usersig expired"), times: 2)
         await #expect {
-            _ = try await h.client().getSubscriberInfo(GetSubscriberInfoRequest(officialAccount: account, next: ""))
+            _ = try await h.client(timeout: .seconds(120)).getSubscriberInfo(GetSubscriberInfoRequest(officialAccount: account, next: ""))
         } throws: { error in
             let error = error as? TencentCallError
             return error?.errorCode == 70001 && error?.attempts == 2

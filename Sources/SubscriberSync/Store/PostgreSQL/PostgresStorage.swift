@@ -456,14 +456,23 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
-    /// postgres-nio decodes rows into values, so the columns are those values' bytes.
     public func subscriberPage(account: String, after: String?, limit: Int, row: (SubscriberColumns) -> Void) async throws -> MirrorPageEnd? {
         let page = try await read("reading a page of subscribers") { [logger] connection in
             try await PostgresSubscriberReads.page(account: account, after: after, limit: limit, on: connection, logger: logger)
         }
         guard let page else { return nil }
-        for record in page.records { record.withColumns(row) }
-        return MirrorPageEnd(sequence: page.sequence, last: page.hasMore ? page.records.last?.subscriber : nil, hasMore: page.hasMore)
+        var last: String?
+        do {
+            for (index, stored) in page.rows.enumerated() {
+                try PostgresSubscriberReads.columns(stored) { columns in
+                    row(columns)
+                    if page.hasMore, index == page.rows.count - 1 { last = String(decoding: columns.subscriber, as: UTF8.self) }
+                }
+            }
+        } catch {
+            throw PostgresFailure("PostgreSQL: a page of subscribers has a column of an unexpected type: \(error)")
+        }
+        return MirrorPageEnd(sequence: page.sequence, last: last, hasMore: page.hasMore)
     }
 
     public func subscriberCount(account: String) async throws -> Int {
