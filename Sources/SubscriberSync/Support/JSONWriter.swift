@@ -76,19 +76,8 @@ public struct JSONObjectWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Decimal digits without a `String` in between (a read API page writes two numbers per row).
     static func appendInteger(_ value: Int64, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-                magnitude /= 10
-            } while magnitude > 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
-        }
+        DecimalDigits.withText(value) { bytes.append(contentsOf: $0) }
     }
 
     /// Bytes known at compile time (keys and punctuation), copied in one go.

@@ -103,21 +103,7 @@ enum CopyText {
             writeNull(&buffer)
             return
         }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: the 19 digits and sign of any Int64
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var magnitude = value.magnitude
-            var end = scratch.count
-            repeat {
-                end -= 1
-                scratch[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                end -= 1
-                scratch[end] = UInt8(ascii: "-")
-            }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[end...]))
-        }
+        DecimalDigits.withText(value) { buffer.writeBytes($0) }
     }
 
     static func append(bytes: [UInt8], to buffer: inout ByteBuffer) {

@@ -81,7 +81,7 @@ struct BoundStatement: ~Copyable {
     }
 
     func optionalInt64(_ column: Int32) -> Int64? {
-        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
+        isNull(column) ? nil : sqlite3_column_int64(handle, column)
     }
 
     /// The column's UTF-8 bytes, valid only until the next `step()` or the end of the statement:

@@ -30,20 +30,18 @@ extension SQLiteStorage {
             try select.bind(1, account)
             try select.bind(2, after ?? "")
             try select.bind(3, Int64(limit) + 1)
-            var end = MirrorPageEnd(sequence: sequence)
+            // The last row's buffer is gone once the look-ahead row is stepped to, so its ID is
+            // kept as it is handed over.
             var count = 0
+            var lastOfFullPage: String?
             while try select.step() {
-                guard count < limit else {
-                    end.hasMore = true
-                    break
-                }
+                guard count < limit else { return MirrorPageEnd(sequence: sequence, last: lastOfFullPage, hasMore: true) }
                 let columns = Self.columns(select)
                 row(columns)
                 count += 1
-                if count == limit { end.last = String(decoding: columns.subscriber, as: UTF8.self) }
+                if count == limit { lastOfFullPage = String(decoding: columns.subscriber, as: UTF8.self) }
             }
-            if !end.hasMore { end.last = nil }
-            return end
+            return MirrorPageEnd(sequence: sequence)
         }
     }
 
