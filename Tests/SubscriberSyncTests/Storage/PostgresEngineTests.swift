@@ -67,7 +67,9 @@ import Testing
     /// The chunk runs again, and the row's version still moves to the page's time, so an even older
     /// unsubscribe that arrives later stays stale, as on SQLite.
     @Test func anOlderCallbackCommittingDuringAChunkDoesNotCancelTheListing() async throws {
-        let location = try await TestPostgres.shared.createStore()
+        // A database of its own: the callback's transaction stays open for seconds, and the wait
+        // it looks for must be this test's chunk.
+        let location = try await TestPostgres.shared.createDatabase()
         let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 4,
                                       callbackPatience: .seconds(60))
         try await storage.open()
@@ -106,6 +108,37 @@ import Testing
         var subscribed: [String] = []
         try await storage.exportSubscribers(account: account) { subscribed.append($0.subscriber) }
         #expect(subscribed == ["late", "other"])
+        await storage.close()
+    }
+
+    /// Stores in schemas of one database (as the tests' are) number their events apart: a
+    /// transaction left open by another store's session holds nothing back, one of this store's
+    /// sessions does.
+    @Test func onlyTheStoresOwnOpenTransactionsHoldItsEventsBack() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
+                                      callbackPatience: .seconds(60))
+        try await storage.open()
+        let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
+        func openTransaction(as applicationName: String, then body: () async throws -> Void) async throws {
+            try await TestPostgres.connect(to: location) { session in
+                try await session.query("SELECT set_config('application_name', \(applicationName), false)", logger: TestPostgres.logger)
+                try await session.query("BEGIN", logger: TestPostgres.logger)
+                try await session.query("SELECT pg_current_xact_id()", logger: TestPostgres.logger)
+                try await body()
+                try await session.query("ROLLBACK", logger: TestPostgres.logger)
+            }
+        }
+        try await openTransaction(as: "subscriber-sync/another_store") {
+            _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_apart", subscribers: ["a"], version: 100)))
+            #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1])
+        }
+        try await openTransaction(as: "subscriber-sync/\(try #require(location.schema))") {
+            _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_apart", subscribers: ["b"], version: 100)))
+            #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1],
+                    "an older transaction of this store may still commit: 2 waits")
+        }
+        #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1, 2])
         await storage.close()
     }
 }

@@ -16,6 +16,10 @@ import PostgresNIO
 /// The boundary is the lower of the two. The statement that then reads rows below it takes its
 /// snapshot after step 2, so every such transaction's rows are visible to it. Sessions of other
 /// roles show no `backend_xid` to a non-superuser; only this service (one role) writes here.
+/// A store in a schema of a shared database (`PostgresLocation.schema`) names its sessions
+/// `subscriber-sync/SCHEMA` and looks only at those: the other stores' transactions never write
+/// its outbox, and must not hold its stream back (a test holding a transaction open for seconds
+/// did, in CI).
 /// Prepared (two-phase) transactions are not sessions: this service never prepares one.
 enum CompletedBoundary {
     static func read(on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
@@ -29,6 +33,8 @@ enum CompletedBoundary {
         for try await value in try await connection.query("""
             SELECT backend_xid::TEXT FROM pg_stat_activity
             WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+              AND (current_setting('application_name') = \(PostgresConnectionPool.applicationName)
+                   OR application_name = current_setting('application_name'))
             """, logger: logger).decode(String.self) {
             guard let short = UInt32(value) else { continue }
             boundary = min(boundary, widen(short, below: xmax))

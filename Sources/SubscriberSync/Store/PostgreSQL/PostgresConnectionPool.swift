@@ -12,6 +12,9 @@ import Synchronization
 /// group. In `serve`, `PostgresPoolService` (first in the group, so stopped last) closes it after
 /// everything that writes has drained.
 final class PostgresConnectionPool: Sendable {
+    /// The sessions' `application_name` (with `/SCHEMA` for a store in a schema of its own).
+    static let applicationName = "subscriber-sync"
+
     let location: PostgresLocation
     let maximumConnections: Int
     let logger: Logger
@@ -36,8 +39,9 @@ final class PostgresConnectionPool: Sendable {
             // than by a callback.
             configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
             // Every session of this service commits durably, whatever the server's default.
-            configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "subscriber-sync")]
-                + (location.schema.map { [("search_path", $0)] } ?? [])
+            configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
+                + (location.schema.map { [("search_path", $0), ("application_name", "\(Self.applicationName)/\($0)")] }
+                    ?? [("application_name", Self.applicationName)])
             let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
             // Detached: a task inherits task-locals, among them the graceful-shutdown signal of the
             // service whose code first touched the store (the HTTP server's, say), and the client

@@ -46,7 +46,7 @@ struct PostgresOutbox: Sendable {
     /// For readers of the stored events (replay, tests): numbers what has committed, up to
     /// `sequence`. Whoever numbers holds the state row's lock, so numbers stay in order and unique
     /// whichever process assigns them. Returns false while committed rows remain unnumbered
-    /// because an older transaction (in any database of the server) is still running.
+    /// because an older transaction of this store is still running.
     static func number(through sequence: Int64, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
         guard let state = try await lockState(holder: nil, epoch: nil, on: connection, logger: logger), state.numbered < sequence else { return true }
         let wanted = min(Int64(limit), sequence - state.numbered)
