@@ -170,4 +170,27 @@ import Testing
         #expect(!queue.isRunning)
         await #expect(throws: CancellationError.self) { try await queue.submit { _, _ in ApplyResult() } }
     }
+
+    /// The read API's own connections: they see each commit at once, are reused rather than
+    /// reopened, are read-only, and fail with a clear error once the store is closed.
+    @Test func readAPIConnectionsSeeEachCommitAndEndWithTheStore() async throws {
+        let storage = SQLiteStorage(path: directory.file("store.sqlite"), sdkAppID: "1400000000")
+        let account = "@TOA#_readers"
+        _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: ["a"], version: 100)))
+        #expect(try await storage.subscription(account: account, subscriber: "a").record?.subscriber == "a")
+        var reused: SQLiteReader?
+        try storage.readers.read { reused = $0 }
+        _ = try await storage.apply(.subscribers(SubscriberFacts(.unsubscribed, account: account, subscribers: ["a"], version: 200)))
+        let after = try await storage.subscription(account: account, subscriber: "a")
+        #expect(after.accountHeld && after.record == nil, "the unsubscribe committed a moment ago is seen")
+        #expect(after.sequence == 2)
+        try storage.readers.read { reader in
+            #expect(reader === reused, "an idle connection is reused")
+            let write = try reader.statement(99, "DELETE FROM subscribers")
+            #expect(throws: (any Error).self, "read-only") { _ = try write.step() }
+        }
+        await storage.close()
+        let error = await #expect(throws: SQLiteFailure.self) { _ = try await storage.subscription(account: account, subscriber: "a") }
+        #expect(error?.description == "SQLite: the store is closed")
+    }
 }

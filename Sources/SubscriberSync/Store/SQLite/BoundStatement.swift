@@ -4,14 +4,24 @@ import GRDBSQLite
 /// Binds and steps one of GRDB's cached statements through the SQLite C API. The callback path
 /// runs a handful of statements per subscriber inside the single writer; GRDB's general-purpose
 /// arguments (an array of boxed values) and rows (a class per fetch) cost more there than SQLite's
-/// own work. GRDB still prepares, caches and finalizes the statements.
+/// own work. GRDB still prepares, caches and finalizes the statements (`SQLiteReader` its own).
 struct BoundStatement: ~Copyable {
     private let handle: OpaquePointer
-    private let statement: Statement
+    /// What keeps the prepared statement alive while it is used (GRDB's `Statement`).
+    private let owner: AnyObject?
 
     init(_ statement: Statement) {
-        self.statement = statement
+        owner = statement
         handle = statement.sqliteStatement
+    }
+
+    init(_ handle: OpaquePointer) {
+        owner = nil
+        self.handle = handle
+    }
+
+    private var sql: String {
+        sqlite3_sql(handle).map { String(cString: $0) } ?? ""
     }
 
     deinit {
@@ -29,7 +39,7 @@ struct BoundStatement: ~Copyable {
     /// A failed bind must not let the statement run with the previous caller's value.
     private func check(_ code: Int32) throws {
         guard code == SQLITE_OK else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind a parameter", sql: statement.sql)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind a parameter", sql: sql)
         }
     }
 
@@ -62,7 +72,7 @@ struct BoundStatement: ~Copyable {
         case let code:
             let connection = sqlite3_db_handle(handle)
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
-                                sql: statement.sql)
+                                sql: sql)
         }
     }
 

@@ -5,6 +5,10 @@ import GRDB
 public struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
     public let description: String
 
+    init(message: String) {
+        description = message
+    }
+
     init(_ error: any Error) {
         if let known = error as? SQLiteFailure {
             self = known

@@ -19,6 +19,8 @@ public final class SQLiteStorage: SubscriberStorage {
     private let clock: any WallClock
     let rules: SQLiteSubscriberRules
     private let connection: SQLiteConnection
+    /// The read API's connections (GRDB's pool serves everything else).
+    let readers: SQLiteReaders
     private let commits: CommitQueue<SQLiteWriteOutcome>
 
     public init(path: String, sdkAppID: String, access: Access = .readWrite, clock: any WallClock = SystemWallClock()) {
@@ -27,6 +29,7 @@ public final class SQLiteStorage: SubscriberStorage {
         rules = SQLiteSubscriberRules(outbox: SQLiteOutbox(sdkAppID: sdkAppID))
         let connection = SQLiteConnection(path: path, access: access)
         self.connection = connection
+        readers = SQLiteReaders(path: path)
         commits = CommitQueue(writer: { try connection.pool() }, clock: clock)
     }
 
@@ -44,6 +47,7 @@ public final class SQLiteStorage: SubscriberStorage {
     }
 
     public func close() async {
+        readers.close()
         connection.close()
     }
 

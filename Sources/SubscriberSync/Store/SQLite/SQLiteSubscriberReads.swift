@@ -1,32 +1,43 @@
 import GRDB
 
-/// The read API's queries, on the caller's thread and outside an explicit transaction: each is
-/// a few statements taking microseconds (a page of 1,000 a few milliseconds), less than GRDB's
-/// thread hops and BEGIN/COMMIT around them. Only the count goes through GRDB's async read.
+/// The read API's queries, on the caller's thread, on the store's own read-only connections
+/// (`SQLiteReaders`): each is one or two statements taking microseconds (a page of 1,000 a few
+/// milliseconds), less than GRDB's pool, thread hops and BEGIN/COMMIT around them. Only the count
+/// goes through GRDB's async read.
 ///
 /// Each statement runs in its own implicit read transaction (a WAL snapshot), and a later one
-/// sees at least what an earlier one saw. So the newest sequence is read first: every change up
-/// to it is in the rows read after it, as `SubscriberReads` promises, and later changes may be
-/// too. The newest outbox row is never deleted and sequences are assigned by the one writer in
-/// its transaction, so `MAX(sequence)` numbers the newest change.
+/// sees at least what an earlier one saw. So the newest sequence is read first, or in the same
+/// statement: every change up to it is in the rows read with or after it, as `SubscriberReads`
+/// promises, and later changes may be too. The newest outbox row is never deleted and sequences
+/// are assigned by the one writer in its transaction, so `MAX(sequence)` numbers the newest change.
 extension SQLiteStorage {
-    /// Columns 0–1: the account's destruction and creation (when it is held); 2–9: the record.
+    /// The statements' numbers in each reader's cache.
+    private enum Query: Int {
+        case accountState, page, lookup, subscriptions
+    }
+
+    private static let newestSequence = "(SELECT COALESCE(MAX(sequence), 0) FROM outbox)"
+
+    /// Columns 0–1: the account's destruction and creation (when it is held); 2–9: the record;
+    /// 10: the newest sequence.
     private static let selected = """
         SELECT a.destroyed_at, a.created_at,
-               s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, s.account
+               s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, s.account,
+               \(newestSequence)
         """
 
     public func subscriberPage(account: String, after: String?, limit: Int, row: (SubscriberColumns) -> Void) async throws -> MirrorPageEnd? {
-        try reading { db in
-            let sequence = try Self.sequence(db)
-            let held = BoundStatement(try db.cachedStatement(sql: "SELECT destroyed_at, created_at FROM accounts WHERE account = ?"))
+        try reading { reader in
+            let held = try reader.statement(Query.accountState.rawValue,
+                                            "SELECT destroyed_at, created_at, \(Self.newestSequence) FROM accounts WHERE account = ?")
             try held.bind(1, account)
             guard try held.step(), Self.isLive(held, account: account) else { return nil }
+            let sequence = held.int64(2)
             // The primary key's range, and nothing joined: a join or a subquery here doubled the cost of a page.
-            let select = BoundStatement(try db.cachedStatement(sql: """
+            let select = try reader.statement(Query.page.rawValue, """
                 SELECT NULL, NULL, subscriber, subscribe_time, msg_flag, custom_string, last_send_msg_time, since, origin
                 FROM subscribers WHERE account = ? AND subscriber > ? AND subscribed = 1 ORDER BY subscriber LIMIT ?
-                """))
+                """)
             try select.bind(1, account)
             try select.bind(2, after ?? "")
             try select.bind(3, Int64(limit) + 1)
@@ -57,50 +68,48 @@ extension SQLiteStorage {
     }
 
     public func subscription(account: String, subscriber: String) async throws -> SubscriptionLookup {
-        try reading { db in
-            let sequence = try Self.sequence(db)
-            let select = BoundStatement(try db.cachedStatement(sql: """
+        try reading { reader in
+            let select = try reader.statement(Query.lookup.rawValue, """
                 \(Self.selected), a.account IS NOT NULL FROM (SELECT 1)
                 LEFT JOIN accounts a ON a.account = ?1
                 LEFT JOIN subscribers s ON s.account = ?1 AND s.subscriber = ?2 AND s.subscribed = 1
-                """))
+                """)
             try select.bind(1, account)
             try select.bind(2, subscriber)
-            guard try select.step() else { return SubscriptionLookup(sequence: sequence, accountHeld: false, record: nil) }
-            let held = select.int64(10) == 1 && Self.isLive(select, account: account)
+            // `FROM (SELECT 1)` with left joins: always one row.
+            guard try select.step() else { throw SQLiteFailure(message: "SQLite: the lookup returned no row") }
+            let sequence = select.int64(10)
+            let held = select.int64(11) == 1 && Self.isLive(select, account: account)
             return SubscriptionLookup(sequence: sequence, accountHeld: held, record: held ? Self.record(select, account: account) : nil)
         }
     }
 
     public func subscriptions(of subscriber: String) async throws -> SubscriptionList {
-        try reading { db in
-            let sequence = try Self.sequence(db)
-            let select = BoundStatement(try db.cachedStatement(sql: """
+        try reading { reader in
+            let select = try reader.statement(Query.subscriptions.rawValue, """
                 \(Self.selected) FROM (SELECT 1)
                 LEFT JOIN accounts a ON 0
                 LEFT JOIN subscribers s ON s.subscriber = ?1 AND s.subscribed = 1
                 ORDER BY s.account
-                """))
+                """)
             try select.bind(1, subscriber)
-            var list = SubscriptionList(sequence: sequence, records: [])
+            var list = SubscriptionList(sequence: 0, records: [])
             while try select.step() {
+                list.sequence = select.int64(10)
                 if let account = select.optionalString(9), let record = Self.record(select, account: account) { list.records.append(record) }
             }
             return list
         }
     }
 
-    private func reading<Result>(_ body: (Database) throws -> Result) throws -> Result {
+    private func reading<Result>(_ body: (SQLiteReader) throws -> Result) throws -> Result {
         do {
-            return try database().unsafeRead(body)
+            // Opens (and, for serve, creates and migrates) the database first, as every use does.
+            _ = try database()
+            return try readers.read(body)
         } catch {
             throw SQLiteFailure(error)
         }
-    }
-
-    private static func sequence(_ db: Database) throws -> Int64 {
-        let select = BoundStatement(try db.cachedStatement(sql: "SELECT COALESCE(MAX(sequence), 0) FROM outbox"))
-        return try select.step() ? select.int64(0) : 0
     }
 
     private static func isLive(_ row: borrowing BoundStatement, account: String) -> Bool {
