@@ -120,25 +120,44 @@ import Testing
                                       callbackPatience: .seconds(60))
         try await storage.open()
         let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
-        func openTransaction(as applicationName: String, then body: () async throws -> Void) async throws {
-            try await TestPostgres.connect(to: location) { session in
-                try await session.query("SELECT set_config('application_name', \(applicationName), false)", logger: TestPostgres.logger)
-                try await session.query("BEGIN", logger: TestPostgres.logger)
-                try await session.query("SELECT pg_current_xact_id()", logger: TestPostgres.logger)
-                try await body()
-                try await session.query("ROLLBACK", logger: TestPostgres.logger)
-            }
-        }
-        try await openTransaction(as: "subscriber-sync/another_store") {
+        try await Self.openTransaction(on: location, as: "subscriber-sync/another_store") {
             _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_apart", subscribers: ["a"], version: 100)))
             #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1])
         }
-        try await openTransaction(as: "subscriber-sync/\(try #require(location.schema))") {
+        try await Self.openTransaction(on: location, as: "subscriber-sync/\(try #require(location.schema))") {
             _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_apart", subscribers: ["b"], version: 100)))
             #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1],
                     "an older transaction of this store may still commit: 2 waits")
         }
         #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1, 2])
         await storage.close()
+    }
+
+    /// A database of the store's own (as in production): any session's open transaction holds
+    /// its events back, whatever the session calls itself.
+    @Test func withoutASchemaEveryOpenTransactionOfTheDatabaseHoldsEventsBack() async throws {
+        let location = try await TestPostgres.shared.createDatabase()
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
+                                      callbackPatience: .seconds(60))
+        try await storage.open()
+        let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
+        try await Self.openTransaction(on: location, as: "psql") {
+            _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_whole", subscribers: ["a"], version: 100)))
+            #expect(try await storage.nextEvents(for: lease, limit: 10).events.isEmpty, "an older transaction may still commit")
+        }
+        #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1])
+        await storage.close()
+    }
+
+    /// Runs `body` while a session named `applicationName` holds a transaction with an id open.
+    private static func openTransaction(on location: PostgresLocation, as applicationName: String,
+                                        then body: () async throws -> Void) async throws {
+        try await TestPostgres.connect(to: location) { session in
+            try await session.query("SELECT set_config('application_name', \(applicationName), false)", logger: TestPostgres.logger)
+            try await session.query("BEGIN", logger: TestPostgres.logger)
+            try await session.query("SELECT pg_current_xact_id()", logger: TestPostgres.logger)
+            try await body()
+            try await session.query("ROLLBACK", logger: TestPostgres.logger)
+        }
     }
 }

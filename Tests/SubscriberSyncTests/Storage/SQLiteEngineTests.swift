@@ -172,25 +172,29 @@ import Testing
     }
 
     /// The read API's own connections: they see each commit at once, are reused rather than
-    /// reopened, are read-only, and fail with a clear error once the store is closed.
+    /// reopened, are read-only, and are let go when the store closes (which reopens on next use).
     @Test func readAPIConnectionsSeeEachCommitAndEndWithTheStore() async throws {
         let storage = SQLiteStorage(path: directory.file("store.sqlite"), sdkAppID: "1400000000")
         let account = "@TOA#_readers"
         _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: ["a"], version: 100)))
         #expect(try await storage.subscription(account: account, subscriber: "a").record?.subscriber == "a")
-        var reused: SQLiteReader?
-        try storage.readers.read { reused = $0 }
+        var first: SQLiteReader?
+        try storage.readers.read { first = $0 }
         _ = try await storage.apply(.subscribers(SubscriberFacts(.unsubscribed, account: account, subscribers: ["a"], version: 200)))
         let after = try await storage.subscription(account: account, subscriber: "a")
         #expect(after.accountHeld && after.record == nil, "the unsubscribe committed a moment ago is seen")
         #expect(after.sequence == 2)
         try storage.readers.read { reader in
-            #expect(reader === reused, "an idle connection is reused")
+            #expect(reader === first, "an idle connection is reused")
             let write = try reader.statement(99, "DELETE FROM subscribers")
             #expect(throws: (any Error).self, "read-only") { _ = try write.step() }
+            // Closed while in use: not kept when the read ends.
+            storage.readers.close()
         }
         await storage.close()
-        let error = await #expect(throws: SQLiteFailure.self) { _ = try await storage.subscription(account: account, subscriber: "a") }
-        #expect(error?.description == "SQLite: the store is closed")
+        _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: ["b"], version: 300)))
+        #expect(try await storage.subscription(account: account, subscriber: "b").record?.subscriber == "b", "reads work after a close")
+        try storage.readers.read { #expect($0 !== first, "a connection taken before the close was not kept") }
+        await storage.close()
     }
 }

@@ -16,13 +16,14 @@ import PostgresNIO
 /// The boundary is the lower of the two. The statement that then reads rows below it takes its
 /// snapshot after step 2, so every such transaction's rows are visible to it. Sessions of other
 /// roles show no `backend_xid` to a non-superuser; only this service (one role) writes here.
-/// A store in a schema of a shared database (`PostgresLocation.schema`) names its sessions
+/// A store in a schema of a shared database (`PostgresLocation.ownSessions`) names its sessions
 /// `subscriber-sync/SCHEMA` and looks only at those: the other stores' transactions never write
 /// its outbox, and must not hold its stream back (a test holding a transaction open for seconds
-/// did, in CI).
+/// did, in CI). Which case applies comes from the store's location, never from what the server
+/// reports: a proxy may rewrite `application_name`.
 /// Prepared (two-phase) transactions are not sessions: this service never prepares one.
 enum CompletedBoundary {
-    static func read(on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+    static func read(ownSessions: String?, on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
         var xmax: UInt64 = 0
         for try await value in try await connection.query("SELECT pg_snapshot_xmax(pg_current_snapshot())::TEXT", logger: logger)
             .decode(String.self) {
@@ -33,8 +34,7 @@ enum CompletedBoundary {
         for try await value in try await connection.query("""
             SELECT backend_xid::TEXT FROM pg_stat_activity
             WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-              AND (current_setting('application_name') = \(PostgresConnectionPool.applicationName)
-                   OR application_name = current_setting('application_name'))
+              AND (\(ownSessions)::TEXT IS NULL OR application_name = \(ownSessions))
             """, logger: logger).decode(String.self) {
             guard let short = UInt32(value) else { continue }
             boundary = min(boundary, widen(short, below: xmax))

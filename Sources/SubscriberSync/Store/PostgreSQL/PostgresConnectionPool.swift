@@ -15,6 +15,13 @@ final class PostgresConnectionPool: Sendable {
     /// The sessions' `application_name` (with `/SCHEMA` for a store in a schema of its own).
     static let applicationName = "subscriber-sync"
 
+    /// Short and ASCII, so that `subscriber-sync/SCHEMA` reaches `pg_stat_activity` unchanged
+    /// (the server keeps 63 bytes of it and replaces other characters).
+    private static func isPlainName(_ name: String) -> Bool {
+        (1...40).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
+    }
+
     let location: PostgresLocation
     let maximumConnections: Int
     let logger: Logger
@@ -39,9 +46,11 @@ final class PostgresConnectionPool: Sendable {
             // than by a callback.
             configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
             // Every session of this service commits durably, whatever the server's default.
-            configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
-                + (location.schema.map { [("search_path", $0), ("application_name", "\(Self.applicationName)/\($0)")] }
-                    ?? [("application_name", Self.applicationName)])
+            if let schema = location.schema, !Self.isPlainName(schema) {
+                throw PostgresFailure("PostgreSQL: a store's schema name must be 1 to 40 lower-case ASCII letters, digits and underscores, not \(schema)")
+            }
+            configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", location.sessionName)]
+                + (location.schema.map { [("search_path", $0)] } ?? [])
             let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
             // Detached: a task inherits task-locals, among them the graceful-shutdown signal of the
             // service whose code first touched the store (the HTTP server's, say), and the client
@@ -114,5 +123,19 @@ final class PostgresConnectionPool: Sendable {
         var logger = logger
         logger.logLevel = max(logger.logLevel, .critical)
         return logger
+    }
+}
+
+extension PostgresLocation {
+    /// The `application_name` of this store's sessions.
+    var sessionName: String {
+        schema.map { "\(PostgresConnectionPool.applicationName)/\($0)" } ?? PostgresConnectionPool.applicationName
+    }
+
+    /// Whose running transactions can hold this store's events back (`CompletedBoundary`): nil,
+    /// every session of the database, when the database is the store's alone; the store's own
+    /// sessions when it shares the database with others, each in a schema (the tests' stores).
+    var ownSessions: String? {
+        schema == nil ? nil : sessionName
     }
 }

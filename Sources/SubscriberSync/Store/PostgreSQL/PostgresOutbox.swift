@@ -29,12 +29,12 @@ struct PostgresOutbox: Sendable {
     /// For the holder of `lease`: numbers committed rows so that up to `limit` await emission.
     /// nil when the lease was lost (nothing is numbered then). Returns the checkpoint, and whether
     /// committed rows were left unnumbered because an older transaction is still running.
-    static func number(upTo limit: Int, for lease: EmitterLeaseGrant, on connection: PostgresConnection,
+    static func number(upTo limit: Int, for lease: EmitterLeaseGrant, ownSessions: String?, on connection: PostgresConnection,
                        logger: Logger) async throws -> (checkpoint: Int64, waiting: Bool)? {
         // The row lock also keeps an ex-holder that has not noticed yet from numbering alongside.
         guard let state = try await lockState(holder: lease.holder, epoch: lease.epoch, on: connection, logger: logger) else { return nil }
         let wanted = Int64(limit) - (state.numbered - state.checkpoint)
-        let assigned = try await number(wanted, after: state.numbered, on: connection, logger: logger)
+        let assigned = try await number(wanted, after: state.numbered, ownSessions: ownSessions, on: connection, logger: logger)
         guard wanted > 0, assigned < wanted else { return (state.checkpoint, false) }
         return (state.checkpoint, try await hasUnnumbered(on: connection, logger: logger))
     }
@@ -46,11 +46,12 @@ struct PostgresOutbox: Sendable {
     /// For readers of the stored events (replay, tests): numbers what has committed, up to
     /// `sequence`. Whoever numbers holds the state row's lock, so numbers stay in order and unique
     /// whichever process assigns them. Returns false while committed rows remain unnumbered
-    /// because an older transaction of this store is still running.
-    static func number(through sequence: Int64, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    /// because an older transaction is still running (`CompletedBoundary`).
+    static func number(through sequence: Int64, limit: Int, ownSessions: String?, on connection: PostgresConnection,
+                       logger: Logger) async throws -> Bool {
         guard let state = try await lockState(holder: nil, epoch: nil, on: connection, logger: logger), state.numbered < sequence else { return true }
         let wanted = min(Int64(limit), sequence - state.numbered)
-        let assigned = try await number(wanted, after: state.numbered, on: connection, logger: logger)
+        let assigned = try await number(wanted, after: state.numbered, ownSessions: ownSessions, on: connection, logger: logger)
         guard assigned < wanted else { return true }
         return try await !hasUnnumbered(on: connection, logger: logger)
     }
@@ -71,9 +72,10 @@ struct PostgresOutbox: Sendable {
     /// Assigns `after + 1 …` to up to `count` unnumbered rows of transactions that are certainly
     /// over, in (transaction, position) order.
     @discardableResult
-    private static func number(_ count: Int64, after numbered: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+    private static func number(_ count: Int64, after numbered: Int64, ownSessions: String?, on connection: PostgresConnection,
+                               logger: Logger) async throws -> Int64 {
         guard count > 0 else { return 0 }
-        let boundary = try await CompletedBoundary.read(on: connection, logger: logger)
+        let boundary = try await CompletedBoundary.read(ownSessions: ownSessions, on: connection, logger: logger)
         var assigned: Int64 = 0
         for try await value in try await connection.query("""
             WITH numbered AS (

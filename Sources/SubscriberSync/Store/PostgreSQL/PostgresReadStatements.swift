@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 /// The read API's statements, prepared once per connection (postgres-nio prepares a named
@@ -9,6 +10,22 @@ import PostgresNIO
 /// sequence, 1–2 the account's destruction and creation, 3–9 the subscriber's record, 10 the
 /// account (lookups and subscriptions).
 enum PostgresReadStatements {
+    /// Runs `statement` on `connection`. A connection on which the server refused it is closed
+    /// (the pool replaces it): postgres-nio remembers a failed preparation for the connection's
+    /// life, and a migration that changes a selected column's type fails statements prepared
+    /// before it ("cached plan must not change result type"), so either would fail every later
+    /// read on that connection.
+    static func execute<Statement: PostgresPreparedStatement>(
+        _ statement: Statement, on connection: PostgresConnection, logger: Logger
+    ) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, Statement.Row> {
+        do {
+            return try await connection.execute(statement, logger: logger)
+        } catch let error as PSQLError where error.serverInfo != nil {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     /// A page of an account's subscribers after a key: the account's row and, laterally, up to
     /// `limit + 1` subscribers (the last one only tells that more follow).
     struct Page: PostgresPreparedStatement {

@@ -237,8 +237,9 @@ public final class PostgresStorage: SubscriberStorage {
     public func nextEvents(for lease: EmitterLeaseGrant, limit: Int) async throws -> EventBatch {
         let deadline = ContinuousClock.now + .seconds(2)
         while true {
-            let (batch, waiting) = try await transaction { [logger] connection -> (EventBatch, Bool) in
-                guard let numbered = try await PostgresOutbox.number(upTo: limit, for: lease, on: connection, logger: logger) else {
+            let (batch, waiting) = try await transaction { [logger, location] connection -> (EventBatch, Bool) in
+                guard let numbered = try await PostgresOutbox.number(upTo: limit, for: lease, ownSessions: location.ownSessions, on: connection,
+                                                                     logger: logger) else {
                     return (EventBatch(checkpoint: -1, events: []), false)
                 }
                 let events = try await PostgresOutbox.lines(from: numbered.checkpoint + 1, limit: limit, on: connection, logger: logger)
@@ -264,8 +265,8 @@ public final class PostgresStorage: SubscriberStorage {
     /// older transactions still running.
     private func numberCommitted(through sequence: Int64, limit: Int = 100_000) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while try await !transaction("numbering events", { [logger] connection in
-            try await PostgresOutbox.number(through: sequence, limit: limit, on: connection, logger: logger)
+        while try await !transaction("numbering events", { [logger, location] connection in
+            try await PostgresOutbox.number(through: sequence, limit: limit, ownSessions: location.ownSessions, on: connection, logger: logger)
         }), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }

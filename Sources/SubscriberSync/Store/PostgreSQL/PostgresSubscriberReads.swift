@@ -18,8 +18,8 @@ enum PostgresSubscriberReads {
     }
 
     static func page(account: String, after: String?, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> PageRows? {
-        let rows = try await connection.execute(
-            PostgresReadStatements.Page(account: account, after: after ?? "", rows: Int64(limit) + 1), logger: logger)
+        let rows = try await PostgresReadStatements.execute(
+            PostgresReadStatements.Page(account: account, after: after ?? "", rows: Int64(limit) + 1), on: connection, logger: logger)
         var page: PageRows?
         for try await row in rows {
             if page == nil {
@@ -86,7 +86,8 @@ enum PostgresSubscriberReads {
     }
 
     static func lookup(account: String, subscriber: String, on connection: PostgresConnection, logger: Logger) async throws -> SubscriptionLookup {
-        let rows = try await connection.execute(PostgresReadStatements.Lookup(account: account, subscriber: subscriber), logger: logger)
+        let rows = try await PostgresReadStatements.execute(PostgresReadStatements.Lookup(account: account, subscriber: subscriber), on: connection,
+                                                             logger: logger)
         var lookup = SubscriptionLookup(sequence: 0, accountHeld: false, record: nil)
         for try await row in rows {
             lookup.sequence = row.0
@@ -97,7 +98,7 @@ enum PostgresSubscriberReads {
     }
 
     static func subscriptions(of subscriber: String, on connection: PostgresConnection, logger: Logger) async throws -> SubscriptionList {
-        let rows = try await connection.execute(PostgresReadStatements.Subscriptions(subscriber: subscriber), logger: logger)
+        let rows = try await PostgresReadStatements.execute(PostgresReadStatements.Subscriptions(subscriber: subscriber), on: connection, logger: logger)
         var list = SubscriptionList(sequence: 0, records: [])
         for try await row in rows {
             list.sequence = row.0

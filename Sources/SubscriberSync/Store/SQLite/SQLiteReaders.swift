@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -14,24 +15,23 @@ import Synchronization
 final class SQLiteReaders: Sendable {
     let path: String
     private let keptIdle: Int
-    private let state = Mutex<(idle: [SQLiteReader], closed: Bool)>(([], false))
+    /// The idle connections, and how many times the store was closed: a connection taken before
+    /// a close is closed when it comes back rather than kept.
+    private let state = Mutex<(idle: [SQLiteReader], closes: Int)>(([], 0))
 
-    init(path: String, keptIdle: Int = 16) {
+    init(path: String, keptIdle: Int = max(16, ProcessInfo.processInfo.activeProcessorCount)) {
         self.path = path
         self.keptIdle = keptIdle
     }
 
     func read<Result>(_ body: (SQLiteReader) throws -> Result) throws -> Result {
-        let taken = try state.withLock { state -> SQLiteReader? in
-            guard !state.closed else { throw SQLiteFailure(message: "SQLite: the store is closed") }
-            return state.idle.popLast()
-        }
+        let (taken, generation) = state.withLock { state in (state.idle.popLast(), state.closes) }
         let reader = try taken ?? SQLiteReader(path: path)
         defer {
-            // A connection that failed mid-read keeps nothing: its statements were reset by
-            // `BoundStatement`, and SQLite needs no recovery on a read-only connection.
+            // A read that failed leaves nothing behind: `BoundStatement` reset its statements,
+            // and a read-only connection needs no recovery.
             let surplus = state.withLock { state -> SQLiteReader? in
-                guard !state.closed, state.idle.count < keptIdle else { return reader }
+                guard state.closes == generation, state.idle.count < keptIdle else { return reader }
                 state.idle.append(reader)
                 return nil
             }
@@ -40,11 +40,10 @@ final class SQLiteReaders: Sendable {
         return try body(reader)
     }
 
-    /// Closes the idle connections; reads from then on fail, and a read in progress closes its
-    /// connection when it ends.
+    /// Closes the idle connections; reads after it open new ones, as the store reopens on next use.
     func close() {
         let idle = state.withLock { state in
-            defer { state = ([], true) }
+            defer { state = ([], state.closes + 1) }
             return state.idle
         }
         for reader in idle { reader.close() }
@@ -76,15 +75,21 @@ final class SQLiteReader: @unchecked Sendable {
         guard let handle else { throw SQLiteFailure(message: "SQLite: the connection is closed") }
         var prepared: OpaquePointer?
         let text = sql()
-        guard sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK, let prepared else {
-            throw SQLiteFailure(message: "SQLite: \(String(cString: sqlite3_errmsg(handle)))")
+        let code = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        guard code == SQLITE_OK, let prepared else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(handle)), sql: text)
         }
         if statements.count <= key { statements += Array(repeating: nil, count: key + 1 - statements.count) }
         statements[key] = prepared
         return BoundStatement(prepared)
     }
 
+    deinit {
+        close()
+    }
+
     func close() {
+        guard handle != nil else { return }
         for statement in statements { sqlite3_finalize(statement) }
         statements = []
         sqlite3_close_v2(handle)

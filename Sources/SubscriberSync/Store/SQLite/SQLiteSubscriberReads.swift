@@ -5,9 +5,10 @@ import GRDB
 /// milliseconds), less than GRDB's pool, thread hops and BEGIN/COMMIT around them. Only the count
 /// goes through GRDB's async read.
 ///
-/// Each statement runs in its own implicit read transaction (a WAL snapshot), and a later one
-/// sees at least what an earlier one saw. So the newest sequence is read first, or in the same
-/// statement: every change up to it is in the rows read with or after it, as `SubscriberReads`
+/// A statement runs in an implicit read transaction (a WAL snapshot) that lasts until it is
+/// reset, and a later one sees at least what an earlier one saw: a page's account row stays
+/// unreset while its rows are read, so both share one snapshot. The newest sequence is read first,
+/// or in the same statement: every change up to it is in the rows read with or after it, as `SubscriberReads`
 /// promises, and later changes may be too. The newest outbox row is never deleted and sequences
 /// are assigned by the one writer in its transaction, so `MAX(sequence)` numbers the newest change.
 extension SQLiteStorage {
