@@ -57,11 +57,7 @@ fstype=$(stat -f -c %T "$tmp")
 if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
   problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
 fi
-for port in "$BARE_PORT" "$DURABLE_PORT"; do
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-    echo "port $port is already in use; set BARE_PORT/DURABLE_PORT" >&2; exit 1
-  fi
-done
+require_free_ports "$BARE_PORT" "$DURABLE_PORT"
 
 # --- signing -----------------------------------------------------------------------------------
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')

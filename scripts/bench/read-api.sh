@@ -50,6 +50,7 @@ swift build -c release --scratch-path .build-release --product subscriber-sync >
 swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
 . scripts/bench/scratch.sh read-api-bench
+require_free_ports "$READ_PORT" "$BARE_PORT" "$CALLBACK_PORT"
 
 wait_for_log() {  # FILE TEXT: the port after TEXT in FILE (60 s at most)
   local i port

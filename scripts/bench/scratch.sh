@@ -1,6 +1,7 @@
 # Sourced by the benchmark scripts: a scratch directory `tmp` (under BENCH_TMPDIR, else TMPDIR,
 # else /tmp) named after $1, the processes in `pids` stopped and the directory removed at exit
-# (kept with KEEP_TMP=1), and `problem` to record a failed sanity check in `problems`.
+# (kept with KEEP_TMP=1), `problem` to record a failed sanity check in `problems`, and
+# `require_free_ports` to stop before starting servers on ports that are taken.
 tmp=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/$1.XXXXXX")
 pids=()
 cleanup() {
@@ -14,3 +15,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 problems=()
 problem() { problems+=("$1"); echo "!! $1" >&2; }
+# A server left running on one of these ports would be measured instead of the one the script
+# starts (which would then fail to bind).
+require_free_ports() {  # PORT...
+  local port
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port on 127.0.0.1 is already in use (a server left running?); stop it or choose other ports (see the script's header)" >&2
+      exit 1
+    fi
+  done
+}
