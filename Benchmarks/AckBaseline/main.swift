@@ -71,4 +71,10 @@ router.post("/tencent/callback") { request, _ -> Response in
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ack))
 }
 let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "ack-baseline"))
-try await app.runService()
+do {
+    try await app.runService()
+} catch {
+    // A taken port, say: say so and exit 1 rather than trap.
+    FileHandle.standardError.write(Data("ack-baseline: cannot serve on \(host):\(port): \(error)\n".utf8))
+    exit(1)
+}
