@@ -42,9 +42,7 @@ import Testing
     /// read API cursors agree with SQLite.
     @Test func keysOrderAsBytesWhateverTheDatabaseLocale() async throws {
         let location = try await TestPostgres.shared.createDatabase(options: "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
-        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
-                                      callbackPatience: .seconds(60))
-        try await storage.open()
+        let storage = try await Self.open(location, connections: 2)
         let account = "@TOA#_order"
         let bytewise = ["B", "_x", "a", "a_b", "ab"]
         _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: bytewise.shuffled(), version: 100)))
@@ -70,9 +68,7 @@ import Testing
         // A database of its own: the callback's transaction stays open for seconds, and the wait
         // it looks for must be this test's chunk.
         let location = try await TestPostgres.shared.createDatabase()
-        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 4,
-                                      callbackPatience: .seconds(60))
-        try await storage.open()
+        let storage = try await Self.open(location, connections: 4)
         let account = "@TOA#_race"
         _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: account, subscribers: ["other"], version: 100)))
         let pass = try await storage.beginPass(account: account, startedAt: 1_000)
@@ -116,9 +112,7 @@ import Testing
     /// sessions does.
     @Test func onlyTheStoresOwnOpenTransactionsHoldItsEventsBack() async throws {
         let location = try await TestPostgres.shared.createStore()
-        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
-                                      callbackPatience: .seconds(60))
-        try await storage.open()
+        let storage = try await Self.open(location, connections: 2)
         let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
         try await Self.openTransaction(on: location, as: "subscriber-sync/another_store") {
             _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_apart", subscribers: ["a"], version: 100)))
@@ -137,9 +131,7 @@ import Testing
     /// its events back, whatever the session calls itself.
     @Test func withoutASchemaEveryOpenTransactionOfTheDatabaseHoldsEventsBack() async throws {
         let location = try await TestPostgres.shared.createDatabase()
-        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 2,
-                                      callbackPatience: .seconds(60))
-        try await storage.open()
+        let storage = try await Self.open(location, connections: 2)
         let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
         try await Self.openTransaction(on: location, as: "psql") {
             _ = try await storage.apply(.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_whole", subscribers: ["a"], version: 100)))
@@ -159,5 +151,13 @@ import Testing
             try await body()
             try await session.query("ROLLBACK", logger: TestPostgres.logger)
         }
+    }
+
+    /// A store on `location`, open, whose callbacks wait as long as a slow test machine needs.
+    private static func open(_ location: PostgresLocation, connections: Int) async throws -> PostgresStorage {
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: connections,
+                                      callbackPatience: .seconds(60))
+        try await storage.open()
+        return storage
     }
 }

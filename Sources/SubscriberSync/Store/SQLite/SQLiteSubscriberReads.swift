@@ -1,5 +1,3 @@
-import GRDB
-
 /// The read API's queries, on the caller's thread, on the store's own read-only connections
 /// (`SQLiteReaders`): each is one or two statements taking microseconds (a page of 1,000 a few
 /// milliseconds), less than GRDB's pool, thread hops and BEGIN/COMMIT around them. Only the count
@@ -7,10 +5,11 @@ import GRDB
 ///
 /// A statement runs in an implicit read transaction (a WAL snapshot) that lasts until it is
 /// reset, and a later one sees at least what an earlier one saw: a page's account row stays
-/// unreset while its rows are read, so both share one snapshot. The newest sequence is read first,
-/// or in the same statement: every change up to it is in the rows read with or after it, as `SubscriberReads`
-/// promises, and later changes may be too. The newest outbox row is never deleted and sequences
-/// are assigned by the one writer in its transaction, so `MAX(sequence)` numbers the newest change.
+/// unreset while its rows are read, so both share one snapshot. The newest sequence is read in
+/// the first statement: every change up to it is in the rows read with or after it, as
+/// `SubscriberReads` promises, and later changes may be too. The newest outbox row is never
+/// deleted and sequences are assigned by the one writer in its transaction, so `MAX(sequence)`
+/// numbers the newest change.
 extension SQLiteStorage {
     /// The statements' numbers in each reader's cache.
     private enum Query: Int {
