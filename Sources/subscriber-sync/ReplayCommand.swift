@@ -52,9 +52,14 @@ struct ReplayCommand: AsyncParsableCommand {
             guard fd >= 0 else { throw ValidationError("cannot open \(events): \(String(cString: strerror(errno)))") }
         }
         defer { if fd != STDOUT_FILENO { close(fd) } }
+        // Without --from, "the oldest still stored" is whatever is oldest when the first batch is
+        // read: retention may have moved on since `oldest` was looked up.
+        var startsAtOldest = from == nil
         while next <= last {
             let batch = try await storage.events(in: next...last, limit: 1_000)
             guard let end = batch.last?.sequence else { break }
+            if startsAtOldest { next = batch[0].sequence }
+            startsAtOldest = false
             if batch[0].sequence != next {
                 // Retention ran meanwhile (beside a running serve): what is gone cannot be replayed.
                 FileHandle.standardError.write(Data("sequence \(next) was deleted by --outbox-retention during the replay; take a snapshot (subscriber-sync export) instead\n".utf8))

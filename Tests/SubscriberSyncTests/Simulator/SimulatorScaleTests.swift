@@ -52,11 +52,15 @@ struct SimulatorScaleTests {
             #expect(final.subscriberNum == 1_000_000)
             print("seed 1,000,000: \(seedTime); page early \(earlyTime), late \(lateTime)")
         }
-        // A change to a big listing is a memmove, not a rebuild.
-        let changeStart = ContinuousClock.now
-        simulator.addSubscribers(account: SimFixture.account, [SubscriberInfo(account: "user00500000-new")])
-        simulator.removeSubscribers(account: SimFixture.account, ["user00000001"])
-        let changeTime = ContinuousClock.now - changeStart
+        // A change to a big listing is a memmove, not a rebuild. The fastest of five, like the
+        // pages: one measurement on a loaded machine once took longer than a fifth of the seed.
+        var changeTime = Duration.seconds(1000)
+        for round in 0..<5 {
+            let changeStart = ContinuousClock.now
+            simulator.addSubscribers(account: SimFixture.account, [SubscriberInfo(account: "user00500000-new\(round)")])
+            simulator.removeSubscribers(account: SimFixture.account, [TencentSimulator.seededAccount(prefix: "user", index: round)])
+            changeTime = min(changeTime, ContinuousClock.now - changeStart)
+        }
         #expect(changeTime < seedTime / 5, "a change took \(changeTime), seeding a million \(seedTime)")
         #expect(simulator.subscriberCount(of: SimFixture.account) == 1_000_000)
     }
