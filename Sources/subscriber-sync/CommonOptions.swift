@@ -102,6 +102,8 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: help(.forwardConcurrency, "Deliveries to one target at once (1-64). 1 keeps each target's order; more is faster, but callbacks may then arrive out of order.", default: "1"))
     var forwardConcurrency: String?
+    @Option(help: help(.forwardPipeline, "Requests on one target's keep-alive connection at once (1-64), answered in order (HTTP/1.1 pipelining): keeps each target's order at a much higher rate. 1 sends one at a time. Not with --forward-concurrency.", default: "1"))
+    var forwardPipeline: String?
 
     @Option(help: help(.readApiListen, "Serve the read API (Tencent-compatible get_subscriber_info and /v1 endpoints) on this HOST:PORT.", default: "off"))
     var readApiListen: String?
@@ -128,7 +130,7 @@ struct CommonOptions: ParsableArguments {
             (.removalRatioFloor, removalRatioFloor),
             (.logFormat, logFormat), (.metricsListen, metricsListen),
             (.forwardTimeout, forwardTimeout), (.forwardBeforeFallback, forwardBeforeFallback), (.forwardTokenFile, forwardTokenFile),
-            (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention), (.forwardConcurrency, forwardConcurrency),
+            (.forwardMaxAge, forwardMaxAge), (.outboxRetention, outboxRetention), (.forwardConcurrency, forwardConcurrency), (.forwardPipeline, forwardPipeline),
             (.readApiListen, readApiListen), (.readApiTokenFile, readApiTokenFile),
         ]
         for case let (key, value?) in single { flags[key] = [value] }

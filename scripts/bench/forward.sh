@@ -11,7 +11,9 @@
 #    a. subscriber-sync serve without --forward;
 #    b. the same with --forward to the target: every callback also commits a forward job in its
 #       transaction, and the forwarder delivers them meanwhile, one at a time (the default);
-#    c. the same with --forward-concurrency 8.
+#    c. the same with --forward-concurrency 8;
+#    d. the same with --forward-pipeline PIPELINE (16): up to 16 requests on the target's
+#       connection at once, answered in order (HTTP/1.1 pipelining).
 #    Target (the issue): b's requests/s at least 0.7 × a's, the target receiving them as fast as
 #    they are acknowledged, the queue not growing over the run. The queue (acknowledged minus
 #    received by the target) is sampled every second from the service's callback counter and the
@@ -20,9 +22,9 @@
 #    connections: wrk straight at the target, then through subscriber-sync (b), which waits for the
 #    target's answer and passes it back. Target: at most 2 ms more at p50.
 #
-# Environment: DURATION (10s), CONNECTIONS (64), CONNECTIONS_BEFORE (4), WARMUP (2s), ports
-# TARGET_PORT (18091), PLAIN_PORT (18092), FORWARD_PORT (18093), CONCURRENT_PORT (18094), BENCH_TMPDIR (a real disk, not
-# tmpfs), KEEP_TMP=1. Prints a Markdown report on stdout; exit 2 when a sanity check failed.
+# Environment: DURATION (10s), CONNECTIONS (64), CONNECTIONS_BEFORE (4), WARMUP (2s), PIPELINE (16),
+# ports TARGET_PORT (18091), PLAIN_PORT (18092), FORWARD_PORT (18093), CONCURRENT_PORT (18094),
+# PIPELINED_PORT (18095), BENCH_TMPDIR (a real disk, not tmpfs), KEEP_TMP=1. Prints a Markdown report on stdout; exit 2 when a sanity check failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,6 +37,8 @@ TARGET_PORT=${TARGET_PORT:-18091}
 PLAIN_PORT=${PLAIN_PORT:-18092}
 FORWARD_PORT=${FORWARD_PORT:-18093}
 CONCURRENT_PORT=${CONCURRENT_PORT:-18094}
+PIPELINED_PORT=${PIPELINED_PORT:-18095}
+PIPELINE=${PIPELINE:-16}
 SDKAPPID=1400000000
 SCRIPT=Benchmarks/wrk/callback.lua
 BIN=.build-release/release
@@ -53,7 +57,7 @@ swift build -c release --scratch-path .build-release --product subscriber-sync >
 swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
 . scripts/bench/scratch.sh forward-bench
-require_free_ports "$TARGET_PORT" "$PLAIN_PORT" "$FORWARD_PORT" "$CONCURRENT_PORT"
+require_free_ports "$TARGET_PORT" "$PLAIN_PORT" "$FORWARD_PORT" "$CONCURRENT_PORT" "$PIPELINED_PORT"
 fstype=$(stat -f -c %T "$tmp")
 [ "$fstype" != tmpfs ] && [ "$fstype" != ramfs ] || problem "$tmp is on $fstype: syncs are free there (set BENCH_TMPDIR)"
 
@@ -87,20 +91,31 @@ serve() {  # PORT NAME [extra args...]
   local port=$1 name=$2; shift 2
   TENCENT_CALLBACK_TOKEN=$token "$BIN/subscriber-sync" serve --sdkappid "$SDKAPPID" --listen "127.0.0.1:$port" \
     --database "$tmp/$name.sqlite" --events "$tmp/$name-events.jsonl" --request-time-window 3600 "$@" >"$tmp/$name.log" 2>&1 &
-  pids+=("$!")
+  pids+=("$!"); echo "$!" >"$tmp/$name.pid"
   wait_for "http://127.0.0.1:$port/healthz" 200
+}
+
+# CPU time (ms) of the service and of the target during a run, from /proc (utime + stime).
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_before() { echo "$(ticks "$(cat "$tmp/$1.pid")") $(ticks "$target_pid")" >"$tmp/$1.cpu"; }
+cpu_after() {
+  local tick_ms; tick_ms=$(( 1000 / $(getconf CLK_TCK) ))
+  read -r s0 t0 <"$tmp/$1.cpu"
+  echo "$(( ($(ticks "$(cat "$tmp/$1.pid")") - s0) * tick_ms )) $(( ($(ticks "$target_pid") - t0) * tick_ms ))" >"$tmp/$1.cpu"
 }
 
 echo "== machine: $(nproc) cores, scratch on $fstype; wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP)" >&2
 "$BIN/ack-baseline" --listen "127.0.0.1:$TARGET_PORT" >"$tmp/target.log" 2>&1 &
-pids+=("$!")
+pids+=("$!"); target_pid=$!
 wait_for "http://127.0.0.1:$TARGET_PORT/stats" 200
 
 # --- 1a. durable ingest without forwarding ------------------------------------------------------
 echo "== after-callbacks, no forwarding (:$PLAIN_PORT)" >&2
 serve "$PLAIN_PORT" plain
 wrk_run "$PLAIN_PORT" plain-warmup "$AFTER" w "$CONNECTIONS" "$WARMUP"
+cpu_before plain
 wrk_run "$PLAIN_PORT" plain "$AFTER" m "$CONNECTIONS" "$DURATION"
+cpu_after plain
 
 # --- 1b/1c. the same with --forward: one delivery at a time (the default), then 8 at once ------
 forwarded_run() {  # PORT NAME [serve args...]
@@ -120,7 +135,9 @@ forwarded_run() {  # PORT NAME [serve args...]
       sleep 1
     done ) &
   local sampler=$!; pids+=("$sampler")
+  cpu_before "$name"
   wrk_run "$port" "$name" "$AFTER" m "$CONNECTIONS" "$DURATION"
+  cpu_after "$name"
   local stopped; stopped=$(date +%s.%N)
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   local acked; acked=$(accepted "$port")
@@ -135,6 +152,7 @@ forwarded_run() {  # PORT NAME [serve args...]
 }
 forwarded_run "$FORWARD_PORT" forward
 forwarded_run "$CONCURRENT_PORT" concurrent --forward-concurrency 8
+forwarded_run "$PIPELINED_PORT" pipelined --forward-pipeline "$PIPELINE"
 
 # --- 2. before-callbacks: straight vs relayed ----------------------------------------------------
 echo "== before-callbacks: straight at the target, then through subscriber-sync" >&2
@@ -162,12 +180,26 @@ echo "|---|---:|---:|---:|---:|---:|"
 row "after-callbacks, durable, no forwarding (-c$CONNECTIONS)" "$tmp/plain.txt"
 row "after-callbacks, durable, --forward (one delivery at a time) (-c$CONNECTIONS)" "$tmp/forward.txt"
 row "after-callbacks, durable, --forward --forward-concurrency 8 (-c$CONNECTIONS)" "$tmp/concurrent.txt"
+row "after-callbacks, durable, --forward --forward-pipeline $PIPELINE (-c$CONNECTIONS)" "$tmp/pipelined.txt"
 for c in 1 "$CONNECTIONS_BEFORE"; do
   row "before-callbacks straight at the target (-c$c)" "$tmp/before-direct-$c.txt"
   row "before-callbacks through subscriber-sync (-c$c)" "$tmp/before-relayed-$c.txt"
 done
 echo
-for name in forward concurrent; do
+# What a delivery costs: the service's CPU beyond the same callbacks' cost without forwarding,
+# and the target's, over the deliveries the target received during the run.
+read -r plain_cpu _ <"$tmp/plain.cpu"
+per_callback=$(awk -v c="$plain_cpu" -v n="$(field "$tmp/plain.txt" requests)" 'BEGIN { printf "%.1f", c * 1000 / n }')
+costs=""
+for name in forward concurrent pipelined; do
+  read -r serve_cpu target_cpu <"$tmp/$name.cpu"
+  costs+=$(awk -v name="$name" -v s="$serve_cpu" -v t="$target_cpu" -v a="$(field "$tmp/$name.txt" requests)" \
+    -v d="$(cat "$tmp/$name-at-stop")" -v c="$per_callback" 'BEGIN {
+      printf "; %s: service %d ms, target %d ms for %d callbacks and %d deliveries, so about %.0f µs (service) + %.0f µs (target) per delivery",
+        name, s, t, a, d, (d > 0 ? (s - a * c / 1000) * 1000 / d : 0), (d > 0 ? t * 1000 / d : 0) }')
+done
+echo "- **CPU** (service and target, from /proc, during each run): without forwarding the service spends $per_callback µs per callback$costs"
+for name in forward concurrent pipelined; do
   rps=$(field "$tmp/$name.txt" rps)
   ratio=$(awk -v f="$rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? f / p : 0) }')
   ok=$(awk -v f="$rps" -v p="$plain_rps" 'BEGIN { print (p > 0 && f >= 0.7 * p ? "met" : "NOT met") }')

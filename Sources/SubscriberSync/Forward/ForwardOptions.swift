@@ -20,10 +20,14 @@ public struct ForwardOptions: Sendable {
     /// Deliveries to one target at once. 1 (the default) keeps the target's order; more trades
     /// it for throughput (started in order, they may arrive in any order, as Tencent's own do).
     public var concurrency: Int
+    /// Requests on one target's connection at once (HTTP/1.1 pipelining), in order. 1 (the
+    /// default): one exchange at a time through AsyncHTTPClient.
+    public var pipeline: Int
 
     public init(rules: [ForwardRule] = [], timeout: Duration = .milliseconds(1_500), beforeFallback: Fallback = .allow,
-                token: String? = nil, maxAgeMilliseconds: Int64 = 86_400_000, concurrency: Int = 1) {
+                token: String? = nil, maxAgeMilliseconds: Int64 = 86_400_000, concurrency: Int = 1, pipeline: Int = 1) {
         self.concurrency = concurrency
+        self.pipeline = pipeline
         self.rules = rules
         self.timeout = timeout
         self.beforeFallback = beforeFallback

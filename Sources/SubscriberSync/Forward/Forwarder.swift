@@ -4,8 +4,9 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// Delivers queued after-callbacks: per target, oldest first, one at a time, so a target sees
-/// them in the order they were received; targets do not wait for each other. A failed delivery
+/// Delivers queued after-callbacks: per target, oldest first, one at a time (or, with
+/// `--forward-pipeline`, several back to back on one connection, answered in order), so a target
+/// sees them in the order they were received; targets do not wait for each other. A failed delivery
 /// holds its target's queue and is retried with exponential backoff and jitter (1 s up to 5 min)
 /// until it is older than `--forward-max-age`; then it, and every other job of that target as old,
 /// is dead-lettered (kept, logged, counted) and the queue moves on.
@@ -167,6 +168,16 @@ public final class Forwarder: Service {
     /// One target's deliveries, while this process holds the lease.
     private func deliverLoop(target: String) async {
         let name = ForwardRule.displayName(target)
+        // With --forward-pipeline, the loop's own connection; it lives as long as the loop.
+        var pipeline: PipelinedConnection?
+        if options.pipeline > 1 {
+            do {
+                pipeline = try PipelinedConnection(url: target)
+            } catch {
+                logger.warning("cannot pipeline to this forward target; sending one request at a time", metadata: ["target": "\(name)", "reason": "\(error)"])
+            }
+        }
+        defer { pipeline?.close() }
         let failures = FailureLog(
             logger: logger, clock: clock, recovered: "deliveries to the forward target succeed again",
             summary: { count, seconds, reason in "\(FailureLog.grouped(count)) deliveries to \(name) failed in the last \(seconds) s: \(reason)" })
@@ -176,7 +187,7 @@ public final class Forwarder: Service {
                 continue
             }
             do {
-                let wait = try await deliverBatch(target: target, name: name, lease: grant, failures: failures)
+                let wait = try await deliverBatch(target: target, name: name, lease: grant, failures: failures, pipeline: pipeline)
                 storeFailures.succeeded()
                 if let wait { await pause(for: wait) }
             } catch {
@@ -187,8 +198,10 @@ public final class Forwarder: Service {
     }
 
     /// Delivers up to one batch in order. Returns how long to wait before the next (nil: go on).
-    private func deliverBatch(target: String, name: String, lease grant: ForwarderLeaseGrant, failures: FailureLog) async throws -> Duration? {
-        let jobs = try await queue.nextForwards(target: target, limit: tuning.batchSize)
+    private func deliverBatch(target: String, name: String, lease grant: ForwarderLeaseGrant, failures: FailureLog,
+                              pipeline: PipelinedConnection?) async throws -> Duration? {
+        // A pipelined batch is several windows long: between batches the target waits on the store.
+        let jobs = try await queue.nextForwards(target: target, limit: pipeline == nil ? tuning.batchSize : max(tuning.batchSize, options.pipeline * 8))
         guard !jobs.isEmpty else {
             await wakeup.wait(upTo: tuning.pollInterval)
             return nil
@@ -203,13 +216,17 @@ public final class Forwarder: Service {
                 break
             }
             // One job at a time (the default): the target gets them in order. With
-            // --forward-concurrency N, up to N due jobs go out together, started in order.
+            // --forward-pipeline N, up to N due jobs go out on one connection, answered in order;
+            // a job being retried goes alone, so that a failing target does not get the jobs
+            // behind it again on every try. With --forward-concurrency N, up to N go out
+            // together, started in order.
+            let width = pipeline == nil ? options.concurrency : jobs[next].attempts > 0 ? 1 : options.pipeline
             var window = [jobs[next]]
-            while window.count < options.concurrency, next + window.count < jobs.count, jobs[next + window.count].nextAttemptAt <= now {
+            while window.count < width, next + window.count < jobs.count, jobs[next + window.count].nextAttemptAt <= now {
                 window.append(jobs[next + window.count])
             }
             next += window.count
-            let outcomes = await deliver(window, now: now)
+            let outcomes = if let pipeline { await deliver(window, via: pipeline, now: now) } else { await deliver(window, now: now) }
             var firstFailure: (job: ForwardJob, reason: String)?
             for (job, failure) in zip(window, outcomes) {
                 if let failure {
@@ -246,6 +263,17 @@ public final class Forwarder: Service {
             var outcomes = [String?](repeating: nil, count: jobs.count)
             for await (position, outcome) in group { outcomes[position] = outcome }
             return outcomes
+        }
+    }
+
+    /// Delivers `jobs` on `pipeline`, in order; each outcome as `deliver(_:now:)`'s.
+    private func deliver(_ jobs: [ForwardJob], via pipeline: PipelinedConnection, now: Int64) async -> [String?] {
+        let requests = jobs.map { ForwardRequest.pipelined($0, endpoint: pipeline.endpoint, signature: signature, now: now) }
+        return await pipeline.send(requests, timeout: tuning.deliveryTimeout).map { outcome in
+            switch outcome {
+            case .answered(let status): (200..<300).contains(status) ? nil : "answered HTTP \(status)"
+            case .unanswered(let reason): reason
+            }
         }
     }
 

@@ -57,7 +57,7 @@ public struct ServiceSettings: Sendable {
         case region, apiBaseUrl, apiRateLimit, apiTimeout, apiMaxAttempts, usersigValidity
         case reconcileInterval, maxRemovals, maxRemovalRatio, removalRatioFloor
         case logFormat, metricsListen, databasePasswordFile
-        case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge, forwardConcurrency
+        case forward, forwardTimeout, forwardBeforeFallback, forwardTokenFile, forwardMaxAge, forwardConcurrency, forwardPipeline
         case outboxRetention, readApiListen, readApiTokenFile
 
         /// What every setting's environment variable starts with.
@@ -238,6 +238,11 @@ public struct ServiceSettings: Sendable {
         }
         options.maxAgeMilliseconds = maxAgeMilliseconds
         options.concurrency = Int(try reader.integer(.forwardConcurrency, in: 1...64) ?? 1)
+        options.pipeline = Int(try reader.integer(.forwardPipeline, in: 1...64) ?? 1)
+        if options.pipeline > 1 && options.concurrency > 1 {
+            // Pipelining exists to keep the order at speed; concurrency gives the order up.
+            throw Invalid("forwardPipeline and forwardConcurrency cannot both be above 1: choose pipelining (keeps each target's order) or concurrency")
+        }
         let forwardToken = try secret(file: reader.text(.forwardTokenFile), environment: environment[forwardTokenEnvironment], name: "forward token")
         if forwardToken != nil && callbackToken == nil {
             // Callbacks would go out with a valid Sign that nobody checked on the way in.

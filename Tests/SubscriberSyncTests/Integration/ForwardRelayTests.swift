@@ -266,6 +266,34 @@ struct IntegrationForwardRelayTests {
         }
     }
 
+    @Test("--forward-pipeline: jobs go out several at once on one connection, in the order received, each once",
+          arguments: StorageEngine.allCases)
+    func pipelinedDeliveriesKeepTheOrder(engine: StorageEngine) async throws {
+        let target = try await FakeForwardTarget()
+        // Refused at first, so that jobs pile up behind the first and then go out in windows.
+        target.behave { $0.status = 503 }
+        try await withSandbox(engine: engine) { sandbox in
+            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-pipeline", "8"])
+            let client = service.callbacks()
+            for number in 0..<40 {
+                #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            try #require(await waitUntil(timeout: .seconds(60)) { target.requests.filter { $0.body == Self.message(0) }.count >= 2 },
+                         "retried: \(service.stderrText())")
+            target.behave { $0.status = 200 }
+            try #require(await waitUntil(timeout: .seconds(60)) { target.accepted.count >= 40 }, "\(service.stderrText())")
+            #expect(target.accepted.map(\.body) == (0..<40).map(Self.message), "in order, each accepted once")
+            // Refused: one window (the jobs queued when the first try went out, in order), then
+            // only the first job again, alone.
+            let refused = target.requests.filter { $0.status != 200 }.map(\.body)
+            let retries = refused.dropFirst().firstIndex(of: Self.message(0)) ?? refused.endIndex
+            #expect(refused[..<retries] == ArraySlice((0..<retries).map(Self.message)))
+            #expect(retries <= 8)
+            #expect(refused[retries...].allSatisfy { $0 == Self.message(0) })
+            #expect(Set(target.accepted.compactMap(\.delivery)).count == 40)
+        }
+    }
+
     @Test("two replicas on PostgreSQL: each job delivered once per target, in the order received")
     func replicasDeliverOnceInOrder() async throws {
         let target = try await FakeForwardTarget()

@@ -73,6 +73,18 @@ import Testing
         #expect(unsigned == "https://b/cb?SdkAppid=1400000000&CallbackCommand=C2C.CallbackAfterSendMsg&ClientIP=1.2.3.4&OptPlatform=Web%20App")
     }
 
+    @Test(arguments: [
+        ("https://b/cb?", "a=1&Sign=x", "https://b/cb?a=1"),
+        ("https://b/cb?t=1&", "a=1", "https://b/cb?t=1&a=1"),
+        ("https://b/cb", "", "https://b/cb"),
+        ("https://b/cb", "a=1&&b=2&", "https://b/cb?a=1&b=2"),
+        ("https://b/cb", "Signature=k&Sign&RequestTime&RequestTimes=2", "https://b/cb?Signature=k&RequestTimes=2"),
+        ("/cb?x=%E4%BD%A0", "n=%20&ü=1", "/cb?x=%E4%BD%A0&n=%20&ü=1"),
+    ])
+    func requestURLEdges(target: String, query: String, expected: String) {
+        #expect(ForwardRequest.url(target: target, query: query, signature: nil, nowSeconds: 0) == expected)
+    }
+
     @Test func backoffGrowsToItsCeilingWithJitter() {
         for attempts in 1...40 {
             let delay = Forwarder.backoff(attempts: attempts, minimum: .seconds(1), maximum: .seconds(300))
@@ -134,10 +146,22 @@ import Testing
     @Test(arguments: [("SUBSCRIBER_SYNC_FORWARD", "C2C.*=ftp://x/"), ("SUBSCRIBER_SYNC_FORWARD_TIMEOUT", "0ms"),
                       ("SUBSCRIBER_SYNC_FORWARD_TIMEOUT", "fast"), ("SUBSCRIBER_SYNC_FORWARD_BEFORE_FALLBACK", "maybe"),
                       ("SUBSCRIBER_SYNC_FORWARD_MAX_AGE", "100ms"), ("SUBSCRIBER_SYNC_FORWARD_CONCURRENCY", "0"),
-                      ("SUBSCRIBER_SYNC_FORWARD_CONCURRENCY", "65")])
+                      ("SUBSCRIBER_SYNC_FORWARD_CONCURRENCY", "65"), ("SUBSCRIBER_SYNC_FORWARD_PIPELINE", "0"),
+                      ("SUBSCRIBER_SYNC_FORWARD_PIPELINE", "65")])
     func invalidForwardSettingsAreRefused(variable: String, value: String) async {
         await #expect(throws: ServiceSettings.Invalid.self) {
             try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"]], configFile: nil, environment: [variable: value])
+        }
+    }
+
+    @Test func pipeliningIsReadAndExcludesConcurrency() async throws {
+        let settings = try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"], .forwardPipeline: ["16"]], configFile: nil, environment: [:])
+        #expect(settings.forwarding.pipeline == 16)
+        let defaults = try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"]], configFile: nil, environment: [:])
+        #expect(defaults.forwarding.pipeline == 1)
+        await #expect(throws: ServiceSettings.Invalid.self) {
+            try await ServiceSettings.load(flags: [.sdkappid: ["1400000000"], .forwardPipeline: ["4"]], configFile: nil,
+                                           environment: ["SUBSCRIBER_SYNC_FORWARD_CONCURRENCY": "2"])
         }
     }
 }
