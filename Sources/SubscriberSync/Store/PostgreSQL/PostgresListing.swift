@@ -103,7 +103,7 @@ enum CopyText {
             writeNull(&buffer)
             return
         }
-        DecimalDigits.withText(value) { buffer.writeBytes($0) }
+        DecimalDigits.withText(value) { _ = buffer.writeBytes($0) }
     }
 
     static func append(bytes: [UInt8], to buffer: inout ByteBuffer) {
