@@ -121,12 +121,14 @@ cpu_after plain
 forwarded_run() {  # PORT NAME [serve args...]
   local port=$1 name=$2; shift 2
   echo "== after-callbacks, --forward to the target $* (:$port)" >&2
+  local base; base=$(received)
   serve "$port" "$name" --forward "http://127.0.0.1:$TARGET_PORT/tencent/callback" "$@"
   wrk_run "$port" "$name-warmup" "$AFTER" w "$CONNECTIONS" "$WARMUP"
   # Let the warm-up's jobs drain, so that the run starts with an empty queue.
-  local i a r base
-  for i in $(seq 600); do [ "$(received)" -ge "$(accepted "$port")" ] && break; sleep 0.1; done
-  base=$(( $(received) - $(accepted "$port") ))   # the target's count from earlier runs
+  local i a r
+  # The target's count is cumulative over the runs, and every earlier run drained before this one
+  # started: what it had before this service's first callback is the base.
+  for i in $(seq 600); do [ $(( $(received) - base )) -ge "$(accepted "$port")" ] && break; sleep 0.1; done
   : >"$tmp/$name-queue.txt"
   ( start=$(date +%s.%N)
     while :; do
@@ -136,6 +138,7 @@ forwarded_run() {  # PORT NAME [serve args...]
     done ) &
   local sampler=$!; pids+=("$sampler")
   cpu_before "$name"
+  echo $(( $(received) - base )) >"$tmp/$name-at-start"
   wrk_run "$port" "$name" "$AFTER" m "$CONNECTIONS" "$DURATION"
   cpu_after "$name"
   local stopped; stopped=$(date +%s.%N)
@@ -194,7 +197,7 @@ costs=""
 for name in forward concurrent pipelined; do
   read -r serve_cpu target_cpu <"$tmp/$name.cpu"
   costs+=$(awk -v name="$name" -v s="$serve_cpu" -v t="$target_cpu" -v a="$(field "$tmp/$name.txt" requests)" \
-    -v d="$(cat "$tmp/$name-at-stop")" -v c="$per_callback" 'BEGIN {
+    -v d="$(( $(cat "$tmp/$name-at-stop") - $(cat "$tmp/$name-at-start") ))" -v c="$per_callback" 'BEGIN {
       printf "; %s: service %d ms, target %d ms for %d callbacks and %d deliveries, so about %.0f µs (service) + %.0f µs (target) per delivery",
         name, s, t, a, d, (d > 0 ? (s - a * c / 1000) * 1000 / d : 0), (d > 0 ? t * 1000 / d : 0) }')
 done
