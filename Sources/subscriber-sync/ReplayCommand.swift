@@ -33,14 +33,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = Logging.bootstrap(level: "notice")
         let storage = try await store.openStorage(logger: logger)
         let oldest = try await storage.oldestRetainedSequence()
-        if let from, let oldest, from < oldest {
-            FileHandle.standardError.write(Data("""
-                sequence \(from) is no longer stored: the oldest retained event is \(oldest) (older ones were deleted by --outbox-retention). \
-                Take a snapshot instead (subscriber-sync export), then replay from \(oldest).
-
-                """.utf8))
-            throw ExitCode(3)
-        }
+        if let from, let oldest, from < oldest { throw Self.noLongerStored(from, oldest: oldest) }
         let newest = try await storage.emitterProgress().newest
         let last = min(to ?? newest, newest)
         var next = from ?? oldest ?? 1
@@ -60,6 +53,10 @@ struct ReplayCommand: AsyncParsableCommand {
             guard let end = batch.last?.sequence else { break }
             if startsAtOldest { next = batch[0].sequence }
             startsAtOldest = false
+            if batch[0].sequence != next, next == from, let oldest = try await storage.oldestRetainedSequence(), next < oldest {
+                // Retention deleted --from after it was checked and before anything was written.
+                throw Self.noLongerStored(next, oldest: oldest)
+            }
             if batch[0].sequence != next {
                 // Retention ran meanwhile (beside a running serve): what is gone cannot be replayed.
                 FileHandle.standardError.write(Data("sequence \(next) was deleted by --outbox-retention during the replay; take a snapshot (subscriber-sync export) instead\n".utf8))
@@ -69,5 +66,15 @@ struct ReplayCommand: AsyncParsableCommand {
             next = end + 1
         }
         await storage.close()
+    }
+
+    /// Exit 3, saying which event is the oldest still stored and to take a snapshot instead.
+    private static func noLongerStored(_ sequence: Int64, oldest: Int64) -> ExitCode {
+        FileHandle.standardError.write(Data("""
+            sequence \(sequence) is no longer stored: the oldest retained event is \(oldest) (older ones were deleted by --outbox-retention). \
+            Take a snapshot instead (subscriber-sync export), then replay from \(oldest).
+
+            """.utf8))
+        return ExitCode(3)
     }
 }

@@ -294,6 +294,30 @@ struct IntegrationForwardRelayTests {
         }
     }
 
+    @Test("--forward-pipeline: a job refused inside a window comes after the jobs sent behind it, each once")
+    func pipelinedRefusalInsideAWindow() async throws {
+        let target = try await FakeForwardTarget()
+        target.behave { $0.status = 503 }
+        try await withSandbox { sandbox in
+            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-pipeline", "8"])
+            let client = service.callbacks()
+            for number in 0..<12 {
+                #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
+            }
+            // Everything queued behind the first job, which is being retried alone.
+            try #require(await waitUntil(timeout: .seconds(60)) { target.requests.filter { $0.body == Self.message(0) }.count >= 2 },
+                         "retried: \(service.stderrText())")
+            target.behave {
+                $0.status = 200
+                $0.refuseOnce = [Self.message(3)]
+            }
+            try #require(await waitUntil(timeout: .seconds(60)) { target.accepted.count >= 12 }, "\(service.stderrText())")
+            // Job 0 alone, then the window 1…8 with 3 refused, 3 again alone after its backoff, then 9…11.
+            #expect(target.accepted.map(\.body) == [0, 1, 2, 4, 5, 6, 7, 8, 3, 9, 10, 11].map(Self.message))
+            #expect(target.acceptedOnce.count == 12)
+        }
+    }
+
     @Test("two replicas on PostgreSQL: each job delivered once per target, in the order received")
     func replicasDeliverOnceInOrder() async throws {
         let target = try await FakeForwardTarget()

@@ -34,6 +34,8 @@ final class FakeForwardTarget: Sendable {
         var body = #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#
         var contentType = "application/json"
         var delay: Duration = .zero
+        /// Bodies refused (503) the first time they come, whatever `status` says.
+        var refuseOnce: Set<[UInt8]> = []
     }
 
     private final class State: Sendable {
@@ -53,9 +55,14 @@ final class FakeForwardTarget: Sendable {
             let body = try await request.body.collect(upTo: 4 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let answer = state.behaviour.withLock { $0 }
+            let bytes = Array(buffer: body)
+            let answer = state.behaviour.withLock { behaviour in
+                var answer = behaviour
+                if behaviour.refuseOnce.remove(bytes) != nil { answer.status = 503 }
+                return answer
+            }
             state.received.withLock {
-                $0.append(Received(path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: Array(buffer: body),
+                $0.append(Received(path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: bytes,
                                    status: answer.status))
             }
             if answer.delay > .zero { try? await Task.sleep(for: answer.delay) }
