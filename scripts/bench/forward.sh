@@ -117,7 +117,7 @@ cpu_before plain
 wrk_run "$PLAIN_PORT" plain "$AFTER" m "$CONNECTIONS" "$DURATION"
 cpu_after plain
 
-# --- 1b/1c. the same with --forward: one delivery at a time (the default), then 8 at once ------
+# --- 1b–1d. the same with --forward: one delivery at a time (the default), 8 at once, pipelined -
 forwarded_run() {  # PORT NAME [serve args...]
   local port=$1 name=$2; shift 2
   echo "== after-callbacks, --forward to the target $* (:$port)" >&2

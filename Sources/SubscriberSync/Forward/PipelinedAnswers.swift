@@ -38,10 +38,6 @@ final class PipelinedAnswers: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     /// Set once the connection is given up: nothing read after that counts.
     private var failed = false
-    /// Answers the target gave on this connection, and whether it closed the connection itself
-    /// after the last of them (`Connection: close`).
-    private(set) var answered = 0
-    private(set) var targetClosed = false
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
@@ -75,14 +71,12 @@ final class PipelinedAnswers: ChannelDuplexHandler {
                 giveUp(context: context, Closed())
                 return
             }
-            answered += 1
             timer?.cancel()
             timer = nil
             if !waiting.isEmpty { startTimer(context: context) }
             request.succeed(answer.status)
             if answer.closes {
                 // Requests sent after this one were never read; they fail with `Closed` and go again.
-                targetClosed = true
                 giveUp(context: context, Closed())
             }
         }

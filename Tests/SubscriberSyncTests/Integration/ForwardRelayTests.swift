@@ -266,20 +266,26 @@ struct IntegrationForwardRelayTests {
         }
     }
 
+    /// A `--forward-pipeline 8` service with `jobs` callbacks queued for `target`, which refuses
+    /// (503) until the first job has been tried again, alone: the rest then go out in windows.
+    static func startPipelined(_ sandbox: Sandbox, target: FakeForwardTarget, jobs: Int) async throws -> ServiceProcess {
+        target.behave { $0.status = 503 }
+        let service = try await start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-pipeline", "8"])
+        let client = service.callbacks()
+        for number in 0..<jobs {
+            #expect(try await client.postSigned(command: sendCommand, body: message(number)).status == 200)
+        }
+        try #require(await waitUntil(timeout: .seconds(60)) { target.requests.filter { $0.body == message(0) }.count >= 2 },
+                     "retried: \(service.stderrText())")
+        return service
+    }
+
     @Test("--forward-pipeline: jobs go out several at once on one connection, in the order received, each once",
           arguments: StorageEngine.allCases)
     func pipelinedDeliveriesKeepTheOrder(engine: StorageEngine) async throws {
         let target = try await FakeForwardTarget()
-        // Refused at first, so that jobs pile up behind the first and then go out in windows.
-        target.behave { $0.status = 503 }
         try await withSandbox(engine: engine) { sandbox in
-            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-pipeline", "8"])
-            let client = service.callbacks()
-            for number in 0..<40 {
-                #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
-            }
-            try #require(await waitUntil(timeout: .seconds(60)) { target.requests.filter { $0.body == Self.message(0) }.count >= 2 },
-                         "retried: \(service.stderrText())")
+            let service = try await Self.startPipelined(sandbox, target: target, jobs: 40)
             target.behave { $0.status = 200 }
             try #require(await waitUntil(timeout: .seconds(60)) { target.accepted.count >= 40 }, "\(service.stderrText())")
             #expect(target.accepted.map(\.body) == (0..<40).map(Self.message), "in order, each accepted once")
@@ -297,16 +303,8 @@ struct IntegrationForwardRelayTests {
     @Test("--forward-pipeline: a job refused inside a window comes after the jobs sent behind it, each once")
     func pipelinedRefusalInsideAWindow() async throws {
         let target = try await FakeForwardTarget()
-        target.behave { $0.status = 503 }
         try await withSandbox { sandbox in
-            let service = try await Self.start(sandbox, forward: ["C2C.*=\(target.baseURL)/cb"], extra: ["--forward-pipeline", "8"])
-            let client = service.callbacks()
-            for number in 0..<12 {
-                #expect(try await client.postSigned(command: Self.sendCommand, body: Self.message(number)).status == 200)
-            }
-            // Everything queued behind the first job, which is being retried alone.
-            try #require(await waitUntil(timeout: .seconds(60)) { target.requests.filter { $0.body == Self.message(0) }.count >= 2 },
-                         "retried: \(service.stderrText())")
+            let service = try await Self.startPipelined(sandbox, target: target, jobs: 12)
             target.behave {
                 $0.status = 200
                 $0.refuseOnce = [Self.message(3)]
