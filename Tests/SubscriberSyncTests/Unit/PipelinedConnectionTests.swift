@@ -100,7 +100,8 @@ import Testing
     @Test func aTargetThatStopsAnsweringTimesTheRestOut() async throws {
         let target = try await FakePipelinedTarget { $0 == 1 ? .silence : .status(200) }
         let connection = try PipelinedConnection(url: target.url)
-        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .milliseconds(300))
+        // Seconds, not milliseconds: under CI's load even the first answer once took longer than 300 ms.
+        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .seconds(2))
         #expect(outcomes.first == .answered(200))
         #expect(outcomes.count == 4)
         #expect(outcomes.dropFirst().allSatisfy { Self.isUnanswered($0, because: "no answer within") }, "\(outcomes)")
@@ -110,10 +111,11 @@ import Testing
     }
 
     @Test func theTimeoutCountsFromTheAnswerBefore() async throws {
-        // Four answers 150 ms apart take 600 ms, more than the timeout, yet each comes in time.
-        let target = try await FakePipelinedTarget { _ in .late(200, milliseconds: 150) }
+        // Four answers 400 ms apart take 1.6 s, more than the timeout, yet each comes in time (with
+        // 800 ms to spare each, for a loaded machine).
+        let target = try await FakePipelinedTarget { _ in .late(200, milliseconds: 400) }
         let connection = try PipelinedConnection(url: target.url)
-        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .milliseconds(450))
+        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .milliseconds(1_200))
         #expect(outcomes == Array(repeating: .answered(200), count: 4))
         connection.close()
         await target.shutdown()
