@@ -59,7 +59,7 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             if batch[0].sequence != next {
                 // Retention ran meanwhile (beside a running serve): what is gone cannot be replayed.
-                FileHandle.standardError.write(Data("sequence \(next) was deleted by --outbox-retention during the replay; take a snapshot (subscriber-sync export) instead\n".utf8))
+                FileHandle.standardError.write(Data("sequence \(next) was deleted by --outbox-retention during the replay; take a snapshot (the read API's native listing, or subscriber-sync export) instead\n".utf8))
                 throw ExitCode(3)
             }
             try FileDescriptorIO.writeAll(fd: fd, batch.flatMap(\.line), what: events)
@@ -72,7 +72,8 @@ struct ReplayCommand: AsyncParsableCommand {
     private static func noLongerStored(_ sequence: Int64, oldest: Int64) -> ExitCode {
         FileHandle.standardError.write(Data("""
             sequence \(sequence) is no longer stored: the oldest retained event is \(oldest) (older ones were deleted by --outbox-retention). \
-            Take a snapshot instead (subscriber-sync export), then replay from \(oldest).
+            Take a snapshot instead: the read API's native listing (then replay from the "sequence" it answers, plus one), \
+            or subscriber-sync export (then replay from \(oldest)).
 
             """.utf8))
         return ExitCode(3)

@@ -53,7 +53,9 @@ struct NativeReadEndpoints: Sendable {
         let parameters = request.uri.queryParameters
         var limit = Self.defaultLimit
         if let given = parameters["limit"] {
-            guard let value = Int(given), (1...Self.maxLimit).contains(value) else {
+            // Digits only: `Int` would also take a sign ("+5").
+            guard given.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int(given),
+                  (1...Self.maxLimit).contains(value) else {
                 throw Refusal(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
             }
             limit = value

@@ -1,30 +1,37 @@
 import Synchronization
 
-/// Subscriber counts for `SubscriberNum`, counted at most once per `maxAge` per account: a count
-/// reads every subscription of the account (a third of a second for a million on SQLite), which
-/// even once a second would take a third of a listing's time. Concurrent callers share one count
-/// in flight.
+/// Subscriber counts for `SubscriberNum`. A count reads every subscription of the account: a
+/// third of a second for a million on SQLite, which on every page would take most of a listing's
+/// time. So a count is reused for twenty times as long as it took (counting then costs at most a
+/// twentieth of the time), and never longer than `maxAge`:
+/// an ordinary account is counted again within milliseconds, a million-subscriber one every few
+/// seconds at most. Concurrent callers share one count in flight.
 ///
-/// A count older than `maxAge` is still answered at once while a new one runs in the
-/// background, up to `staleLimit`: otherwise a page of a long listing would wait for a recount
-/// every `maxAge`. Past `staleLimit` (or when the account was never counted) callers wait.
+/// Only a slow count (over `slowCount`) is answered stale while a recount runs, up to
+/// `staleLimit`, so that a page of a long listing does not wait for it; a fast one is waited for.
 final class SubscriberCounts: Sendable {
     private struct Counted {
         var count: Int
         var at: ContinuousClock.Instant
+        var took: Duration
     }
 
     private let storage: any SubscriberReads
     private let maxAge: Duration
+    private let reusePerCountTime: Int
+    private let slowCount: Duration
     private let staleLimit: Duration
     private let counted = Mutex<[String: Counted]>([:])
     private let counting = Mutex<[String: Task<Int, any Error>]>([:])
     /// Only held accounts are counted, but a store may hold many: forget all beyond this.
     private static let capacity = 10_000
 
-    init(storage: any SubscriberReads, maxAge: Duration = .seconds(5), staleLimit: Duration = .seconds(30)) {
+    init(storage: any SubscriberReads, maxAge: Duration = .seconds(5), reusePerCountTime: Int = 20,
+         slowCount: Duration = .milliseconds(20), staleLimit: Duration = .seconds(30)) {
         self.storage = storage
         self.maxAge = maxAge
+        self.reusePerCountTime = reusePerCountTime
+        self.slowCount = slowCount
         self.staleLimit = max(maxAge, staleLimit)
     }
 
@@ -32,8 +39,8 @@ final class SubscriberCounts: Sendable {
         let now = ContinuousClock.now
         if let known = counted.withLock({ $0[account] }) {
             let age = now - known.at
-            if age < maxAge { return known.count }
-            if age < staleLimit {
+            if age < min(maxAge, known.took * reusePerCountTime) { return known.count }
+            if known.took >= slowCount, age < staleLimit {
                 _ = recount(account)
                 return known.count
             }
@@ -52,7 +59,7 @@ final class SubscriberCounts: Sendable {
                 let count = try await storage.subscriberCount(account: account)
                 counted.withLock { counted in
                     if counted.count >= Self.capacity { counted.removeAll(keepingCapacity: true) }
-                    counted[account] = Counted(count: count, at: started)
+                    counted[account] = Counted(count: count, at: started, took: started.duration(to: .now))
                 }
                 return count
             }

@@ -78,7 +78,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard let components = URLComponents(string: value) else {
             throw StorageLocation.Invalid("database URL is not a valid URL; expected \(shape)")
         }
-        guard let user = components.user.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
+        guard let user = components.percentEncodedUser.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
             throw StorageLocation.Invalid("database URL has no user; expected \(shape)")
         }
         guard let host = components.host, !host.isEmpty else {

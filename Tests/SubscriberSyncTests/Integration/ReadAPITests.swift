@@ -194,6 +194,7 @@ struct IntegrationReadAPITests {
                 ("/v1/official-accounts/\(ReadAPIClient.segment("@TOA#_nobody"))/subscribers/u00001", 404),
                 ("\(accountPath)?limit=0", 400),
                 ("\(accountPath)?limit=1001", 400),
+                ("\(accountPath)?limit=+5", 400),
                 ("\(accountPath)?limit=ten", 400),
                 ("\(accountPath)?after=not-ours!", 400),
                 ("/v1/official-accounts/%40TOA%23_x%00y/subscribers", 400),

@@ -49,7 +49,7 @@ struct IntegrationReplayRetentionTests {
                 return below?.status == 3
             }, "\(service.stderrText())")
             #expect(floor.contains("oldest retained event is 4"), "\(floor)")
-            #expect(floor.contains("export"), "says to take a snapshot: \(floor)")
+            #expect(floor.contains("export") && floor.contains("read API"), "says to take a snapshot: \(floor)")
             let kept = try await Self.replay(sandbox)
             #expect(kept.status == 0)
             #expect(kept.stdout == EventFile.read(service.eventsPath).lines[3] + "\n", "the newest stays, byte for byte")

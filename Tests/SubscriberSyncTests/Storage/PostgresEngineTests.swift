@@ -141,6 +141,27 @@ import Testing
         await storage.close()
     }
 
+    /// A replica that stalls (stopped, its host gone) inside the transaction that numbers events
+    /// holds the emitter's state row. The server ends that session after 5 s idle, so another
+    /// replica takes the lease once the stalled one's has run out, instead of waiting for TCP.
+    @Test func aStalledSessionOnTheEmitterRowIsEndedSoAnotherReplicaTakesTheLease() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let storage = try await Self.open(location, connections: 2)
+        _ = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 1_000))
+        try await TestPostgres.connect(to: location, parameters: PostgresConnectionPool.sessionParameters(for: location)) { stalled in
+            try await stalled.query("BEGIN", logger: TestPostgres.logger)
+            try await stalled.query("SELECT checkpoint FROM emitter_state WHERE id = 1 FOR UPDATE", logger: TestPostgres.logger)
+            let tookOver = await waitUntil(timeout: .seconds(30), interval: .milliseconds(200)) {
+                ((try? await storage.acquireEmitterLease(holder: "b", durationMilliseconds: 60_000)) ?? nil) != nil
+            }
+            #expect(tookOver, "the stalled session still holds the emitter's row")
+            await #expect(throws: (any Error).self, "the server ended the stalled session") {
+                try await stalled.query("SELECT 1", logger: TestPostgres.logger)
+            }
+        }
+        await storage.close()
+    }
+
     /// Runs `body` while a session named `applicationName` holds a transaction with an id open.
     private static func openTransaction(on location: PostgresLocation, as applicationName: String,
                                         then body: () async throws -> Void) async throws {

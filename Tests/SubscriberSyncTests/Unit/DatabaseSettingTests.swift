@@ -25,6 +25,10 @@ import Testing
         #expect(full == .postgres(PostgresLocation(user: "a@b", password: "p/w", host: "::1", port: 6543, database: "d",
                                                    sslMode: .verifyFull, sslRootCert: "/etc/ca.pem")))
         #expect(try StorageLocation.parse("/var/lib/s.sqlite") == .sqlite(path: "/var/lib/s.sqlite"))
+        // Each part is decoded once: `%25` is a literal percent sign.
+        let percent = try StorageLocation.parse("postgres://a%2541:p%2541@db/d%2541")
+        #expect(percent == .postgres(PostgresLocation(user: "a%41", password: "p%41", host: "db", port: 5432, database: "d%41",
+                                                      sslMode: .prefer)))
     }
 
     @Test(arguments: [

@@ -1,15 +1,16 @@
 import Testing
 @testable import SubscriberSync
 
-/// `SubscriberNum`'s counts over a real store: cached for `maxAge`, answered stale while a
-/// recount runs up to `staleLimit`, and waited for beyond it.
+/// `SubscriberNum`'s counts over a real store: reused for a while that grows with the time a count
+/// takes (at most `maxAge`), a slow one answered stale while a recount runs up to `staleLimit`, and
+/// a fast one, or one past `staleLimit`, waited for.
 @Suite struct SubscriberCountsTests {
     let account = "@TOA#_counted"
 
     @Test func aFreshCountIsReusedWithinMaxAge() async throws {
         let store = try await StorageEngine.sqlite.makeStore()
         try await store.subscribe(account, ["a", "b"], at: 100)
-        let counts = SubscriberCounts(storage: store.storage, maxAge: .seconds(3600))
+        let counts = SubscriberCounts(storage: store.storage, maxAge: .seconds(3600), reusePerCountTime: 1_000_000_000)
         #expect(try await counts.count(account: account) == 2)
         try await store.subscribe(account, ["c"], at: 200)
         #expect(try await counts.count(account: account) == 2, "counted less than maxAge ago")
@@ -18,7 +19,7 @@ import Testing
     @Test func anOldCountIsAnsweredAtOnceWhileARecountRuns() async throws {
         let store = try await StorageEngine.sqlite.makeStore()
         try await store.subscribe(account, ["a", "b"], at: 100)
-        let counts = SubscriberCounts(storage: store.storage, maxAge: .zero, staleLimit: .seconds(3600))
+        let counts = SubscriberCounts(storage: store.storage, maxAge: .zero, slowCount: .zero, staleLimit: .seconds(3600))
         #expect(try await counts.count(account: account) == 2)
         try await store.subscribe(account, ["c"], at: 200)
         #expect(try await counts.count(account: account) == 2, "the previous count, while the recount runs")
@@ -32,10 +33,20 @@ import Testing
         #expect(latest == 3)
     }
 
+    /// Counting a small account takes microseconds: its count is current, never a stale one.
+    @Test func aFastCountIsCountedAgainAndWaitedFor() async throws {
+        let store = try await StorageEngine.sqlite.makeStore()
+        try await store.subscribe(account, ["a", "b"], at: 100)
+        let counts = SubscriberCounts(storage: store.storage, maxAge: .seconds(3600), reusePerCountTime: 0)
+        #expect(try await counts.count(account: account) == 2)
+        try await store.subscribe(account, ["c"], at: 200)
+        #expect(try await counts.count(account: account) == 3)
+    }
+
     @Test func pastTheStaleLimitCallersWaitForAFreshCount() async throws {
         let store = try await StorageEngine.sqlite.makeStore()
         try await store.subscribe(account, ["a", "b"], at: 100)
-        let counts = SubscriberCounts(storage: store.storage, maxAge: .zero, staleLimit: .zero)
+        let counts = SubscriberCounts(storage: store.storage, maxAge: .zero, slowCount: .zero, staleLimit: .zero)
         #expect(try await counts.count(account: account) == 2)
         try await store.subscribe(account, ["c"], at: 200)
         #expect(try await counts.count(account: account) == 3)

@@ -45,12 +45,10 @@ final class PostgresConnectionPool: Sendable {
             // A connection that sat through a server restart is found dead by this probe rather
             // than by a callback.
             configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
-            // Every session of this service commits durably, whatever the server's default.
             if let schema = location.schema, !Self.isPlainName(schema) {
                 throw PostgresFailure("PostgreSQL: a store's schema name must be 1 to 40 lower-case ASCII letters, digits and underscores, not \(schema)")
             }
-            configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", location.sessionName)]
-                + (location.schema.map { [("search_path", $0)] } ?? [])
+            configuration.options.additionalStartupParameters = Self.sessionParameters(for: location)
             let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet(logger))
             // Detached: a task inherits task-locals, among them the graceful-shutdown signal of the
             // service whose code first touched the store (the HTTP server's, say), and the client
@@ -59,6 +57,21 @@ final class PostgresConnectionPool: Sendable {
             state = (client, task, .now)
             return client
         }
+    }
+
+    /// Set on every session of this service. Every session commits durably, whatever the server's
+    /// default. The rest bound how long a session whose process stalls (stopped, its host gone,
+    /// its network cut) keeps what it holds: the emitter's state row, an open transaction that
+    /// holds every replica's events back (`CompletedBoundary`). Without them PostgreSQL keeps such
+    /// a session until TCP gives up, two hours by default, and every replica reports the emitter
+    /// behind. No transaction of this service waits on anything but its own statements, so 5 s
+    /// idle inside one means the process is stuck.
+    static func sessionParameters(for location: PostgresLocation) -> [(String, String)] {
+        [("synchronous_commit", "on"), ("application_name", location.sessionName),
+         ("idle_in_transaction_session_timeout", "5s"),
+         ("tcp_keepalives_idle", "5"), ("tcp_keepalives_interval", "2"), ("tcp_keepalives_count", "3"),
+         ("tcp_user_timeout", "10000")]
+            + (location.schema.map { [("search_path", $0)] } ?? [])
     }
 
     /// After a failure that says the server was (or is) unreachable: starts over with a new client,
