@@ -67,20 +67,32 @@ public struct CallbackHandler: Sendable {
                 return (CallbackAnswer.relayed(answer), queryCommand, answer.outcome == .answered ? "relayed" : answer.outcome.rawValue)
             }
             let queryTargets = queryCommand.map { forwarding.afterTargets(for: $0) } ?? []
+            func jobs(_ targets: [String], command: String) -> [ForwardJob] {
+                let receivedAt = targets.isEmpty ? 0 : clock.nowMilliseconds()
+                return targets.map { target in
+                    ForwardJob(target: target, delivery: ForwardDeliveryID.next(), command: command, query: request.uri.query ?? "",
+                               contentType: request.headers[.contentType] ?? "", body: body, receivedAt: receivedAt)
+                }
+            }
             // A command passed on but not interpreted here needs no parsing: its body may be anything.
-            let command = if let queryCommand, !queryTargets.isEmpty, !CallbackCommand.interpreted.contains(queryCommand) {
-                CallbackCommand.other(name: queryCommand)
+            let command: CallbackCommand
+            if let queryCommand, !queryTargets.isEmpty, !CallbackCommand.interpreted.contains(queryCommand) {
+                command = .other(name: queryCommand)
             } else {
-                try parser.parse(body: body, queryCommand: query.callbackCommand)
+                do throws(CallbackRefusal) {
+                    command = try parser.parse(body: body, queryCommand: query.callbackCommand)
+                } catch {
+                    // Verified, so the backend behind still gets it, though this service cannot
+                    // read it: it passed every check the relay promises. Tencent gets the refusal.
+                    if let queryCommand, !queryTargets.isEmpty, !ForwardOptions.isBeforeCallback(queryCommand) {
+                        _ = try await apply(.other(name: queryCommand), forwards: jobs(queryTargets, command: queryCommand))
+                    }
+                    throw error
+                }
             }
             let targets = ForwardOptions.isBeforeCallback(command.name) ? []
                 : command.name == queryCommand ? queryTargets : forwarding.afterTargets(for: command.name)
-            let receivedAt = targets.isEmpty ? 0 : clock.nowMilliseconds()
-            let forwards = targets.map { target in
-                ForwardJob(target: target, delivery: ForwardDeliveryID.next(), command: command.name, query: request.uri.query ?? "",
-                           contentType: request.headers[.contentType] ?? "", body: body, receivedAt: receivedAt)
-            }
-            let outcome = try await apply(command, forwards: forwards)
+            let outcome = try await apply(command, forwards: jobs(targets, command: command.name))
             return (CallbackAnswer.ok(), command.name, outcome)
         } catch {
             // A failing store is logged where it fails (rate-limited); other refusals here.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// One `--forward [PATTERNS=]URL` rule: the callbacks whose `CallbackCommand` matches one of its
@@ -75,14 +76,20 @@ public struct ForwardRule: Sendable, Equatable {
     }
 
     /// The target as logs and metrics name it: scheme, host, port and path, without a user, a
-    /// password or a query (which may carry credentials).
+    /// password or a query (which may carry credentials). A query is stood for by the first 8 hex
+    /// digits of its SHA-256, so that two targets that differ only there (`?tenant=a`,
+    /// `?tenant=b`) keep apart in metrics, logs and `forwards --target`.
     public static func displayName(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "(unparsable URL)" }
+        let query = components.percentEncodedQuery
         components.user = nil
         components.password = nil
         components.query = nil
         components.fragment = nil
-        return components.string ?? "(unparsable URL)"
+        guard let name = components.string else { return "(unparsable URL)" }
+        guard let query, !query.isEmpty else { return name }
+        let digest = SHA256.hash(data: Data(query.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        return "\(name)?(query \(digest))"
     }
 
     /// The rule as an error may show it: its patterns and the URL without credentials or query.
