@@ -26,6 +26,8 @@ public final class Forwarder: Service {
     private let signature: CallbackSignature?
     private let tuning: Tuning
     private let lease = Mutex<HeldLease?>(nil)
+    /// Whether there is anything to deliver: the lease is taken and kept only then.
+    private let hasWork = Mutex(false)
 
     /// The lease and until when this process may act on it: a margin before it would expire
     /// unrenewed, so that a replica taking it over never delivers beside this one.
@@ -101,6 +103,7 @@ public final class Forwarder: Service {
 
     private func deliverUntilShutdown() async {
         let configured = options.rules.map(\.url)
+        hasWork.withLock { $0 = !configured.isEmpty }
         await withTaskGroup(of: Void.self) { group in
             var workers = Set<String>()
             // Targets whose gauges were set: a drained target leaves the queue's summary, and its
@@ -111,14 +114,41 @@ public final class Forwarder: Service {
                 group.addTask { await self.deliverLoop(target: target) }
             }
             for target in configured { startWorker(target) }
-            let steady = ContinuousClock()
-            var lastRenew = steady.now - tuning.renewInterval
-            var lastRefresh = steady.now - tuning.refreshInterval
-            var hasWork = !configured.isEmpty
-            var warnedWaiting = false
+            // Renewing runs on its own: counting the queue can be slow exactly when it is long (a
+            // target back after an outage), and must not let the lease lapse meanwhile.
+            group.addTask { await self.renewUntilShutdown() }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                // Renewing comes first and alone: a slow count must not let the lease lapse.
-                if hasWork && steady.now - lastRenew >= tuning.renewInterval {
+                do {
+                    let summaries = try await queue.forwardTargets()
+                    for summary in summaries {
+                        metrics.queue(summary)
+                        if summary.pending > 0 { startWorker(summary.target) }
+                    }
+                    let listed = Set(summaries.map(\.target))
+                    for target in reported.union(configured) where !listed.contains(target) {
+                        metrics.queue(ForwardTargetSummary(target: target, pending: 0, dead: 0, oldestPendingAt: nil))
+                    }
+                    reported = listed.union(configured)
+                    // Without rules, the lease is taken only for jobs left by an earlier configuration.
+                    let work = !configured.isEmpty || summaries.contains { $0.pending > 0 }
+                    hasWork.withLock { $0 = work }
+                } catch {
+                    storeFailures.failed("the forwarder could not count its queue; retrying", reason: "\(error)")
+                }
+                await pause(for: tuning.refreshInterval)
+            }
+            await group.waitForAll()
+        }
+    }
+
+    /// Takes and renews the forwarder lease while there is work, and gives it up when there is none.
+    private func renewUntilShutdown() async {
+        let steady = ContinuousClock()
+        var lastRenew = steady.now - tuning.renewInterval
+        var warnedWaiting = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if hasWork.withLock({ $0 }) {
+                if steady.now - lastRenew >= tuning.renewInterval {
                     do {
                         let asked = steady.now
                         let grant = try await queue.acquireForwarderLease(holder: holder, durationMilliseconds: tuning.leaseDurationMilliseconds)
@@ -137,31 +167,11 @@ public final class Forwarder: Service {
                         // The lease stays usable until its margin: a renewal may succeed before.
                         storeFailures.failed("the forwarder could not renew its lease; retrying", reason: "\(error)")
                     }
-                } else if !hasWork, let held = lease.withLock({ $0.take() }) {
-                    try? await queue.releaseForwarderLease(held.grant)
                 }
-                do {
-                    if steady.now - lastRefresh >= tuning.refreshInterval {
-                        lastRefresh = steady.now
-                        let summaries = try await queue.forwardTargets()
-                        for summary in summaries {
-                            metrics.queue(summary)
-                            if summary.pending > 0 { startWorker(summary.target) }
-                        }
-                        let listed = Set(summaries.map(\.target))
-                        for target in reported.union(configured) where !listed.contains(target) {
-                            metrics.queue(ForwardTargetSummary(target: target, pending: 0, dead: 0, oldestPendingAt: nil))
-                        }
-                        reported = listed.union(configured)
-                        // Without rules, the lease is taken only for jobs left by an earlier configuration.
-                        hasWork = !configured.isEmpty || summaries.contains { $0.pending > 0 }
-                    }
-                } catch {
-                    storeFailures.failed("the forwarder could not count its queue; retrying", reason: "\(error)")
-                }
-                await pause(for: isHoldingLease ? .milliseconds(250) : .seconds(1))
+            } else if let held = lease.withLock({ $0.take() }) {
+                try? await queue.releaseForwarderLease(held.grant)
             }
-            await group.waitForAll()
+            await pause(for: isHoldingLease ? .milliseconds(250) : .seconds(1))
         }
     }
 
