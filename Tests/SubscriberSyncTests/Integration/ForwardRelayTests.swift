@@ -90,6 +90,11 @@ struct IntegrationForwardRelayTests {
             let slow = try await client.postSigned(command: "Group.CallbackBeforeSendMsg", body: body)
             #expect(ContinuousClock.now - started < .seconds(8), "answered at --forward-timeout, not when the target answers")
             #expect(slow.body == #"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#)
+            let outcomes = try await client.get("/metrics").body
+            for outcome in ["answered", "fallback_failure", "fallback_timeout"] {
+                #expect(outcomes.contains(#"subscriber_sync_forward_before_total{target="\#(target.baseURL)/hook",outcome="\#(outcome)"} 1"#),
+                        "\(outcome): \(outcomes)")
+            }
 
             let deny = try await Self.start(sandbox, forward: ["C2C.CallbackBefore*=\(target.baseURL)/hook"],
                                             extra: ["--forward-before-fallback", "deny", "--forward-timeout", "10s",
@@ -169,6 +174,14 @@ struct IntegrationForwardRelayTests {
             try #require(await waitUntil(timeout: .seconds(60)) { target.requests.count >= 2 }, "retried: \(service.stderrText())")
             #expect(Set(target.requests.map(\.body)) == [Self.message(0)], "later jobs wait behind the failing one")
             #expect(Set(target.requests.compactMap(\.delivery)).count == 1, "a retry carries the same delivery id")
+            // A failing target shows in the metrics, not in readiness.
+            #expect(try await client.get("/readyz").status == 200)
+            let pending = #"subscriber_sync_forward_pending{target="\#(target.baseURL)/cb"} 10"#
+            var failing = ""
+            #expect(try await waitUntil(timeout: .seconds(30)) {
+                failing = try await client.get("/metrics").body
+                return failing.contains(pending)
+            }, "\(failing)")
             target.behave { $0.status = 200 }
             try #require(await waitUntil(timeout: .seconds(30)) { target.accepted.count >= 10 }, "\(service.stderrText())")
             #expect(target.accepted.map(\.body) == (0..<10).map(Self.message))
@@ -180,6 +193,8 @@ struct IntegrationForwardRelayTests {
                 metrics = try await client.get("/metrics").body
                 return metrics.contains(delivered)
             }, "\(metrics)")
+            #expect(metrics.contains("subscriber_sync_forward_delay_seconds_count 10"), "\(metrics)")
+            #expect(!service.stderrText().contains(Self.forwardToken), "the forward token reached the log")
         }
     }
 
