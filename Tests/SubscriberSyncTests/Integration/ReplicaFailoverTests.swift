@@ -132,8 +132,11 @@ struct IntegrationReplicaFailoverTests {
     }
 
     static func scans(_ sandbox: Sandbox) async throws -> [Scan] {
-        let location = try #require(sandbox.postgres)
-        return try await TestPostgres.connect(to: location) { connection in
+        try await scans(on: try #require(sandbox.postgres))
+    }
+
+    static func scans(on location: PostgresLocation) async throws -> [Scan] {
+        try await TestPostgres.connect(to: location) { connection in
             var scans: [Scan] = []
             for try await (account, started, finished) in try await connection.query(
                 "SELECT account, started_at, finished_at FROM scans", logger: TestPostgres.logger).decode((String, Int64, Int64?).self) {

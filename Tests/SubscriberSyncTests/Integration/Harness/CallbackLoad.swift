@@ -26,7 +26,7 @@ enum CallbackLoad {
                             if reply.isOK {
                                 recorder.acknowledged.withLock { $0.append(subscriber) }
                             } else {
-                                recorder.refusals.add(1, ordering: .relaxed)
+                                recorder.refused(status: reply.status)
                             }
                         } catch {
                             recorder.connectionErrors.add(1, ordering: .relaxed)
