@@ -1,4 +1,6 @@
+import Foundation
 import PostgresNIO
+import Subprocess
 import Testing
 @testable import SubscriberSync
 
@@ -149,17 +151,69 @@ import Testing
         let storage = try await Self.open(location, connections: 2)
         _ = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 1_000))
         try await TestPostgres.connect(to: location, parameters: PostgresConnectionPool.sessionParameters(for: location)) { stalled in
-            try await stalled.query("BEGIN", logger: TestPostgres.logger)
-            try await stalled.query("SELECT checkpoint FROM emitter_state WHERE id = 1 FOR UPDATE", logger: TestPostgres.logger)
+            var stalledPID: Int32 = 0
+            for try await pid in try await stalled.query("SELECT pg_backend_pid()", logger: TestPostgres.logger).decode(Int32.self) { stalledPID = pid }
+            // Each answer read whole: the row is locked once its statement has run to the end.
+            _ = try await stalled.query("BEGIN", logger: TestPostgres.logger).collect()
+            let locked = try await stalled.query("SELECT checkpoint FROM emitter_state WHERE id = 1 FOR UPDATE", logger: TestPostgres.logger).collect()
+            try #require(locked.count == 1)
             let tookOver = await waitUntil(timeout: .seconds(30), interval: .milliseconds(200)) {
                 ((try? await storage.acquireEmitterLease(holder: "b", durationMilliseconds: 60_000)) ?? nil) != nil
             }
             #expect(tookOver, "the stalled session still holds the emitter's row")
-            await #expect(throws: (any Error).self, "the server ended the stalled session") {
-                try await stalled.query("SELECT 1", logger: TestPostgres.logger)
+            let gone = try await TestPostgres.connect(to: location) { connection in
+                try await connection.query("SELECT 1 FROM pg_stat_activity WHERE pid = \(stalledPID)", logger: TestPostgres.logger).collect().isEmpty
             }
+            #expect(gone, "the server ended the stalled session")
         }
         await storage.close()
+    }
+
+    /// `sslmode` as libpq means it, against the test server's TLS (`scripts/test-postgres`):
+    /// `disable` talks in the clear; `prefer` and `require` encrypt, and so does `verify-full`
+    /// with the CA that signed the server's certificate; `verify-full` refuses a server that only
+    /// another CA vouches for.
+    @Test func sslModesMeanWhatLibpqMeans() async throws {
+        let ca = ProcessInfo.processInfo.environment["SUBSCRIBER_SYNC_TEST_POSTGRES_CA"] ?? "/var/lib/postgresql/subscriber-sync-test-ca.pem"
+        try #require(FileManager.default.isReadableFile(atPath: ca), "no test CA at \(ca): run scripts/test-postgres")
+        let cases: [(PostgresLocation.SSLMode, String?, Bool)] = [
+            (.disable, nil, false), (.prefer, nil, true), (.require, nil, true), (.require, ca, true), (.verifyFull, ca, true),
+        ]
+        for (mode, root, encrypted) in cases {
+            var location = try await TestPostgres.shared.createStore()
+            location.sslMode = mode
+            location.sslRootCert = root
+            let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 1)
+            try await storage.open()
+            let sessions = try await TestPostgres.connect(to: location) { connection in
+                var sessions: [Bool] = []
+                for try await ssl in try await connection.query("""
+                    SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = \(location.sessionName)
+                    """, logger: TestPostgres.logger).decode(Bool.self) {
+                    sessions.append(ssl)
+                }
+                return sessions
+            }
+            #expect(!sessions.isEmpty && sessions.allSatisfy { $0 == encrypted }, "sslmode \(mode), sslrootcert \(root ?? "none"): \(sessions)")
+            await storage.close()
+        }
+
+        // Another CA, made here, does not vouch for the server.
+        let directory = try TemporaryDirectory()
+        let otherCA = directory.file("other-ca.pem")
+        let made = try await Subprocess.run(.name("openssl"), arguments: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                                                          "-nodes", "-keyout", directory.file("other-ca.key"), "-out", otherCA,
+                                                                          "-days", "1", "-subj", "/CN=another CA"],
+                                            output: .discarded, error: .string(limit: 4096))
+        try #require(made.terminationStatus.isSuccess, "\(made.standardError)")
+        var location = try await TestPostgres.shared.createStore()
+        location.sslMode = .verifyFull
+        location.sslRootCert = otherCA
+        let refused = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 1)
+        let refusal = await #expect(throws: (any Error).self, "verify-full trusted a certificate its CA did not sign") { try await refused.open() }
+        // At once and in TLS's words, not after the pool's minute of retries.
+        #expect(String(describing: refusal).contains("CERTIFICATE_VERIFY_FAILED"), "\(String(describing: refusal))")
+        await refused.close()
     }
 
     /// Runs `body` while a session named `applicationName` holds a transaction with an id open.

@@ -107,6 +107,19 @@ final class PostgresConnectionPool: Sendable {
     /// given a root certificate, which then verifies the chain, as libpq does); `verify-full`
     /// verifies the chain and the host name.
     static func tls(for location: PostgresLocation) throws -> PostgresClient.Configuration.TLS {
+        guard let configuration = try tlsConfiguration(for: location) else { return .disable }
+        return location.sslMode == .prefer ? .prefer(configuration) : .require(configuration)
+    }
+
+    /// The same settings for a single connection outside the pool (`checkSettings`).
+    static func connectionTLS(for location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
+        guard let configuration = try tlsConfiguration(for: location) else { return .disable }
+        let context = try NIOSSLContext(configuration: configuration)
+        return location.sslMode == .prefer ? .prefer(context) : .require(context)
+    }
+
+    /// What `sslmode` and `sslrootcert` mean, as libpq reads them; nil for `disable`.
+    private static func tlsConfiguration(for location: PostgresLocation) throws -> TLSConfiguration? {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let rootCert = location.sslRootCert {
             do {
@@ -117,17 +130,42 @@ final class PostgresConnectionPool: Sendable {
         }
         switch location.sslMode {
         case .disable:
-            return .disable
+            return nil
         case .prefer:
             configuration.certificateVerification = .none
-            return .prefer(configuration)
         case .require:
             configuration.certificateVerification = location.sslRootCert == nil ? .none : .noHostnameVerification
-            return .require(configuration)
         case .verifyFull:
             configuration.certificateVerification = .fullVerification
-            return .require(configuration)
         }
+        return configuration
+    }
+
+    /// One connection outside the pool, made with the pool's settings. A refusal that no waiting
+    /// cures (a certificate TLS does not accept, a wrong password, a missing database) is thrown
+    /// at once, in its own words: the pool would retry it for a minute and then only say that its
+    /// circuit breaker tripped. A server that is merely unreachable is left to the pool, which
+    /// waits for it.
+    func checkSettings() async throws {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: try Self.connectionTLS(for: location))
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = Self.sessionParameters(for: location)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: Self.quiet(logger))
+            try? await connection.close()
+        } catch let error as PSQLError where error.serverInfo == nil && error.code == .connectionError
+                                            && !Self.isTLSFailure(error.underlying) {
+            return
+        } catch {
+            throw PostgresFailure(error)
+        }
+    }
+
+    private static func isTLSFailure(_ error: (any Error)?) -> Bool {
+        guard let error else { return false }
+        return error is NIOSSLError || String(describing: type(of: error)).contains("SSL")
     }
 
     /// postgres-nio logs every failed connection attempt at error level; while the server restarts

@@ -87,6 +87,7 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func open() async throws {
+        try await pool.checkSettings()
         _ = try await read("opening the database", within: Patience.repair) { [logger] in try await $0.query("SELECT 1", logger: logger) }
     }
 
