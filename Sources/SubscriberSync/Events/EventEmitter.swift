@@ -34,6 +34,10 @@ public final class EventEmitter: Service {
     /// Rows looked at per retention statement: small, so that a callback's commit waiting for the
     /// writer waits milliseconds.
     static let retentionWindow = 500
+    /// How long one round of deletions may hold up the writing of events.
+    static let retentionRound: Duration = .milliseconds(250)
+    /// Between rounds while a backlog lasts.
+    static let retentionBacklogPause: Duration = .milliseconds(750)
     /// Every 30 s, or twice per window for a shorter one.
     var retentionInterval: Duration {
         guard let retention else { return .seconds(30) }
@@ -87,7 +91,7 @@ public final class EventEmitter: Service {
         var warnedWaiting = false
         var writesFailingSince: ContinuousClock.Instant?
         var standDownUntil: ContinuousClock.Instant?
-        var lastPrune: ContinuousClock.Instant?
+        var nextPrune: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let until = standDownUntil {
@@ -117,9 +121,11 @@ public final class EventEmitter: Service {
                 writesFailingSince = nil
                 writeFailures.succeeded()
                 storeFailures.succeeded()
-                if retention != nil, lastPrune.map({ clock.now - $0 >= retentionInterval }) ?? true {
-                    lastPrune = clock.now
-                    try await pruneOutbox()
+                if retention != nil, nextPrune.map({ clock.now >= $0 }) ?? true {
+                    // A backlog (retention just turned on over a large outbox) goes in short rounds
+                    // close together, between which events are written as usual.
+                    let more = try await pruneOutbox()
+                    nextPrune = clock.now + (more ? Self.retentionBacklogPause : retentionInterval)
                 }
                 if written == 0 {
                     try? await Task.sleep(for: pollInterval)
@@ -153,23 +159,27 @@ public final class EventEmitter: Service {
     }
 
     /// Deletes emitted events older than the retention window, a small batch at a time with a
-    /// pause between, for at most two seconds per round (the rest waits for the next round).
-    private func pruneOutbox() async throws {
-        guard let retention, let grant = lease.withLock({ $0 }) else { return }
+    /// pause between, for at most `retentionRound`: no event is written meanwhile. Returns whether
+    /// it stopped with more to delete.
+    private func pruneOutbox() async throws -> Bool {
+        guard let retention, let grant = lease.withLock({ $0 }) else { return false }
         let cutoff = wallClock.nowMilliseconds() - Int64(retention.milliseconds)
         let started = ContinuousClock.now
         var deleted = 0
-        while ContinuousClock.now - started < .seconds(2), !Task.isShuttingDownGracefully {
+        var more = false
+        while ContinuousClock.now - started < Self.retentionRound, !Task.isShuttingDownGracefully {
             let count = try await store.deleteEmittedEvents(recordedBefore: cutoff, window: Self.retentionWindow, for: grant)
             deleted += count
             // Fewer than a window: the rest of the window is too young or not yet emitted, and so
             // is everything after it.
-            guard count == Self.retentionWindow else { break }
+            more = count == Self.retentionWindow
+            guard more else { break }
             try? await Task.sleep(for: .milliseconds(5))
         }
         if deleted > 0 {
             logger.info("deleted emitted events older than the outbox retention", metadata: ["events": "\(deleted)", "retention": "\(retention)"])
         }
+        return more
     }
 
     private func acquire() async throws -> Bool {

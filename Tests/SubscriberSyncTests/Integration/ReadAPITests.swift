@@ -229,8 +229,15 @@ struct IntegrationReadAPITests {
 
     /// The snapshot-then-stream contract: a paging taken while callbacks change the account,
     /// plus the events after its first page's sequence, is the final export.
-    @Test("a listing under concurrent changes plus the events after its sequence equals the final export", arguments: StorageEngine.allCases)
-    func listingPlusEventsIsTheFinalState(engine: StorageEngine) async throws {
+    /// A listing's pages and the sequence its first page reflects: the native endpoint's
+    /// `"sequence"`, or the compatible one's `Subscriber-Sync-Sequence` header.
+    enum Endpoint: String, CaseIterable, Sendable {
+        case native, compatible
+    }
+
+    @Test("a listing under concurrent changes plus the events after its sequence equals the final export",
+          arguments: StorageEngine.allCases, Endpoint.allCases)
+    func listingPlusEventsIsTheFinalState(engine: StorageEngine, endpoint: Endpoint) async throws {
         try await Self.withReadAPI(engine: engine, subscribers: 0) { sandbox, service, api in
             let callbacks = service.callbacks()
             let start = nowSeconds() * 1000
@@ -257,13 +264,23 @@ struct IntegrationReadAPITests {
             var firstSequence: Int64?
             var after = ""
             repeat {
-                let page = try await api.get("\(accountPath)?limit=7&after=\(after)").json()
-                if firstSequence == nil { firstSequence = Int64(try #require(page["sequence"] as? String)) }
-                for subscriber in try #require(page["subscribers"] as? [[String: Any]]) {
-                    let id = try #require(subscriber["subscriber"] as? String)
-                    if !listed.insert(id).inserted { duplicates.append(id) }
+                let ids: [String]
+                switch endpoint {
+                case .native:
+                    let page = try await api.get("\(accountPath)?limit=7&after=\(after)").json()
+                    if firstSequence == nil { firstSequence = Int64(try #require(page["sequence"] as? String)) }
+                    ids = try #require(page["subscribers"] as? [[String: Any]]).map { try #require($0["subscriber"] as? String) }
+                    after = try #require(page["next"] as? String)
+                case .compatible:
+                    let request = try JSONSerialization.data(withJSONObject: ["Official_Account": Self.account, "Limit": 7, "Next": after])
+                    let reply = try await api.subscriberInfo(String(decoding: request, as: UTF8.self))
+                    let page = try reply.json()
+                    try #require(page["ErrorCode"] as? Int == 0, "\(page)")
+                    if firstSequence == nil { firstSequence = Int64(try #require(reply.sequence)) }
+                    ids = try #require(page["SubscriberList"] as? [[String: Any]]).map { try #require($0["Subscriber_Account"] as? String) }
+                    after = try #require(page["Next"] as? String)
                 }
-                after = try #require(page["next"] as? String)
+                for id in ids where !listed.insert(id).inserted { duplicates.append(id) }
             } while !after.isEmpty
             try await changes.value
             #expect(duplicates.isEmpty, "listed twice: \(duplicates)")

@@ -169,6 +169,58 @@ import Testing
         await storage.close()
     }
 
+    /// Replicas that start together on a new database: each migration runs once, under the
+    /// advisory lock, and every replica opens (without the lock, one would fail on a table the
+    /// other has just created).
+    @Test func replicasStartingTogetherMigrateOnce() async throws {
+        for _ in 0..<3 {
+            let location = try await TestPostgres.shared.createDatabase()
+            let replicas = (0..<4).map { _ in
+                PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: 1)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for replica in replicas { group.addTask { try await replica.open() } }
+                try await group.waitForAll()
+            }
+            for replica in replicas {
+                #expect(try await replica.subscriberCount(account: "@TOA#_none") == 0)
+                await replica.close()
+            }
+            let versions = try await TestPostgres.connect(to: location) { connection in
+                var versions: [Int] = []
+                for try await version in try await connection.query("SELECT version FROM subscriber_sync_migrations ORDER BY version",
+                                                                    logger: TestPostgres.logger).decode(Int.self) {
+                    versions.append(version)
+                }
+                return versions
+            }
+            #expect(versions == Array(1...versions.count), "each migration once: \(versions)")
+        }
+    }
+
+    /// Every session commits durably and ends when stuck, whatever the database's own defaults.
+    @Test func sessionSettingsWinOverTheDatabaseDefaults() async throws {
+        let location = try await TestPostgres.shared.createDatabase()
+        try await TestPostgres.connect(to: location) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                ALTER DATABASE \(location.database) SET synchronous_commit = off
+                """), logger: TestPostgres.logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                ALTER DATABASE \(location.database) SET idle_in_transaction_session_timeout = 0
+                """), logger: TestPostgres.logger)
+        }
+        let settings = try await TestPostgres.connect(to: location, parameters: PostgresConnectionPool.sessionParameters(for: location)) { session in
+            var settings: [String] = []
+            for name in ["synchronous_commit", "idle_in_transaction_session_timeout"] {
+                for try await value in try await session.query(PostgresQuery(unsafeSQL: "SHOW \(name)"), logger: TestPostgres.logger).decode(String.self) {
+                    settings.append(value)
+                }
+            }
+            return settings
+        }
+        #expect(settings == ["on", "5s"])
+    }
+
     /// `sslmode` as libpq means it, against the test server's TLS (`scripts/test-postgres`):
     /// `disable` talks in the clear; `prefer` and `require` encrypt, and so does `verify-full`
     /// with the CA that signed the server's certificate; `verify-full` refuses a server that only
