@@ -172,6 +172,23 @@ struct SamplesTests {
         #expect(run.stdout.contains("configuration is valid"))
     }
 
+    @Test("serve --check-config accepts samples/subscriber-sync-postgres.yaml, its password file put in place")
+    func postgresConfigSampleIsAccepted() async throws {
+        try await Self.withScratch { scratch in
+            let sample = Self.root.appendingPathComponent("samples/subscriber-sync-postgres.yaml")
+            let passwordFile = try Self.writeSecret("database-password", in: scratch)
+            let text = try Self.text(sample)
+            #expect(text.contains("databasePasswordFile: /etc/subscriber-sync/database-password"))
+            let placed = scratch.appendingPathComponent("postgres.yaml")
+            try text.replacingOccurrences(of: "databasePasswordFile: /etc/subscriber-sync/database-password",
+                                          with: "databasePasswordFile: \(passwordFile)")
+                .write(to: placed, atomically: true, encoding: .utf8)
+            let run = try await Tool.checkConfig(["--config", placed.path])
+            #expect(run.status == 0, "exit \(run.status); stderr:\n\(run.stderr)")
+            #expect(run.stdout.contains("configuration is valid"))
+        }
+    }
+
     @Test("serve --check-config accepts the config sample with every commented-out option turned on")
     func configSampleWithEveryOptionIsAccepted() async throws {
         try await Self.withScratch { scratch in
