@@ -39,7 +39,9 @@ struct ForwardsCommand: AsyncParsableCommand {
             summaries = summaries.filter { $0.isNamed(target) }
             guard let match = summaries.first else {
                 await storage.close()
-                throw AccountsCommand.Refused(description: "the forward queue holds no jobs for \(ForwardRule.displayName(target)); nothing changed")
+                // A name as listed is shown as given; a URL without its credentials and query.
+                let shown = target.contains("?(query ") ? target : ForwardRule.displayName(target)
+                throw AccountsCommand.Refused(description: "the forward queue holds no jobs for \(shown); nothing changed")
             }
             only = match.target
         }

@@ -122,10 +122,11 @@ public final class EventEmitter: Service {
                 writeFailures.succeeded()
                 storeFailures.succeeded()
                 if retention != nil, nextPrune.map({ clock.now >= $0 }) ?? true {
+                    // Set first: a round that fails waits for the next one like any other.
+                    nextPrune = clock.now + retentionInterval
                     // A backlog (retention just turned on over a large outbox) goes in short rounds
                     // close together, between which events are written as usual.
-                    let more = try await pruneOutbox()
-                    nextPrune = clock.now + (more ? Self.retentionBacklogPause : retentionInterval)
+                    if try await pruneOutbox() { nextPrune = clock.now + Self.retentionBacklogPause }
                 }
                 if written == 0 {
                     try? await Task.sleep(for: pollInterval)

@@ -65,12 +65,12 @@ final class PostgresConnectionPool: Sendable {
     /// holds every replica's events back (`CompletedBoundary`). Without them PostgreSQL keeps such
     /// a session until TCP gives up, two hours by default, and every replica reports the emitter
     /// behind. No transaction of this service waits on anything but its own statements, so 5 s
-    /// idle inside one means the process is stuck.
+    /// idle inside one means the process is stuck. (No `tcp_user_timeout`: it would also end an
+    /// `export` whose reader pauses, since unread data then waits in a zero window.)
     static func sessionParameters(for location: PostgresLocation) -> [(String, String)] {
         [("synchronous_commit", "on"), ("application_name", location.sessionName),
          ("idle_in_transaction_session_timeout", "5s"),
-         ("tcp_keepalives_idle", "5"), ("tcp_keepalives_interval", "2"), ("tcp_keepalives_count", "3"),
-         ("tcp_user_timeout", "10000")]
+         ("tcp_keepalives_idle", "5"), ("tcp_keepalives_interval", "2"), ("tcp_keepalives_count", "3")]
             + (location.schema.map { [("search_path", $0)] } ?? [])
     }
 
@@ -144,8 +144,8 @@ final class PostgresConnectionPool: Sendable {
     /// One connection outside the pool, made with the pool's settings. A refusal that no waiting
     /// cures (a certificate TLS does not accept, a wrong password, a missing database) is thrown
     /// at once, in its own words: the pool would retry it for a minute and then only say that its
-    /// circuit breaker tripped. A server that is merely unreachable is left to the pool, which
-    /// waits for it.
+    /// circuit breaker tripped. A server that is unreachable, starting, stopping or out of
+    /// connection slots is left to the pool, which waits for it.
     func checkSettings() async throws {
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
@@ -155,10 +155,10 @@ final class PostgresConnectionPool: Sendable {
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: Self.quiet(logger))
             try? await connection.close()
-        } catch let error as PSQLError where error.serverInfo == nil && error.code == .connectionError
-                                            && !Self.isTLSFailure(error.underlying) {
-            return
         } catch {
+            let tls = (error as? PSQLError).map { Self.isTLSFailure($0.underlying) } ?? false
+            let outOfSlots = PostgresFailure(error).sqlState?.hasPrefix("53") ?? false
+            if !tls && (PostgresFailure.isUnreachable(error) || outOfSlots) { return }
             throw PostgresFailure(error)
         }
     }
