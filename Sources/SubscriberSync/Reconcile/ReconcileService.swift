@@ -18,6 +18,10 @@ public struct ReconcileService: Service {
 
     /// How often a replica checks whether a run is due.
     static let poll: Duration = .seconds(15)
+    /// After SIGTERM, how long a pass may take to reach its page boundary before it is cancelled.
+    /// A page takes milliseconds; a store operation stuck behind a database that went away could
+    /// otherwise hold the process for its whole patience (minutes for a repair).
+    static let shutdownGrace: Duration = .seconds(5)
 
     public init(reconciler: ExclusiveReconcile, configuredAccounts: [String], interval: Duration, firstDelay: Duration = .seconds(5),
                 logger: Logger) {
@@ -40,14 +44,17 @@ public struct ReconcileService: Service {
             }
             if Task.isShuttingDownGracefully { return }
             do {
-                let (passes, configured, logger) = (reconciler.reconciler, configuredAccounts, self.logger)
-                let reports = try await reconciler.run(due: due, wait: false, accounts: {
-                    let accounts = try await passes.accounts(configured: configured)
-                    if accounts.isEmpty {
-                        logger.info("no official accounts to reconcile yet (none configured, none seen in callbacks)")
-                    }
-                    return accounts
-                }, isInterrupted: { Task.isShuttingDownGracefully })
+                let (exclusive, passes, configured, logger) = (reconciler, reconciler.reconciler, configuredAccounts, self.logger)
+                let reports = try await Self.cancelledAfterShutdownGrace { [due] in
+                    try await exclusive.run(due: due, wait: false, accounts: {
+                        let accounts = try await passes.accounts(configured: configured)
+                        if accounts.isEmpty {
+                            logger.info("no official accounts to reconcile yet (none configured, none seen in callbacks)")
+                        }
+                        return accounts
+                    }, isInterrupted: { Task.isShuttingDownGracefully })
+                }
+                if Task.isShuttingDownGracefully { return }
                 if reports == nil && due == nil {
                     logger.info("another replica is running the reconcile schedule")
                 }
@@ -56,6 +63,20 @@ public struct ReconcileService: Service {
             }
             due = interval * Double.random(in: 0.9...1.1)
             delay = min(interval, Self.poll)
+        }
+    }
+
+    /// `body`, cancelled when it is still running `shutdownGrace` after graceful shutdown began.
+    private static func cancelledAfterShutdownGrace<T: Sendable>(_ body: @escaping @Sendable () async throws -> T?) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await gracefulShutdown()
+                try await Task.sleep(for: shutdownGrace)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
         }
     }
 }
