@@ -59,40 +59,8 @@ if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
 fi
 require_free_ports "$BARE_PORT" "$DURABLE_PORT"
 
-# --- signing -----------------------------------------------------------------------------------
-token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-request_time=$(date +%s)
-sign=$(printf '%s%s' "$token" "$request_time" | sha256sum | cut -d' ' -f1)
-query="SdkAppid=$SDKAPPID&CallbackCommand=OfficialAccount.CallbackAfterAddSubscriber&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI&RequestTime=$request_time"
-
-# --- helpers -----------------------------------------------------------------------------------
-# Polls until GET/POST on $1 answers with HTTP status $2 (10 s at most).
-wait_for() {
-  local url=$1 want=$2 data=${3:-} code i
-  for i in $(seq 100); do
-    if [ -n "$data" ]; then
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Content-Type: application/json' --data "$data" "$url" || true)
-    else
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
-    fi
-    [ "$code" = "$want" ] && return 0
-    sleep 0.1
-  done
-  echo "no $want from $url (last: $code)" >&2
-  return 1
-}
-
-# Prints the value of key $2 from the WRK_RESULT line in file $1.
-field() { sed -n 's/^WRK_RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-
-# CPU accounting, to tell a clean run from one that shared the cores with something else (the
-# machine may be compiling in the background). All in clock ticks.
-HZ=$(getconf CLK_TCK)
-# /proc/stat, all cores: "user+nice+system irq+softirq steal" (loopback TCP is mostly softirq).
-busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4, $7 + $8, $9 }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }                     # utime + stime, all threads
-# This shell's waited-for children (wrk), from the `times` builtin, which must run in this shell.
-children_ticks() { awk -v hz="$HZ" 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t * hz }' "$tmp/times"; }
+# Signing, wait_for, field and the CPU accounting.
+. scripts/bench/callback-load.sh
 
 # Runs warm-up and measurement against the server $3 on port $1, output files named after $2.
 run_wrk() {
@@ -138,7 +106,6 @@ run_wrk() {
 perf_ok=""
 if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_fdatasync -- true >/dev/null 2>&1; then perf_ok=1; fi
 
-sample_body='{"CallbackCommand":"OfficialAccount.CallbackAfterAddSubscriber","Official_Account":"@TOA#_probe","Operator_Account":"bench_admin","SubscribeAccountList":[{"Subscriber_Account":"probe_a"},{"Subscriber_Account":"probe_b"}],"EventTime":1}'
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), scratch on $fstype" >&2
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s $SCRIPT (warm-up $WARMUP)" >&2

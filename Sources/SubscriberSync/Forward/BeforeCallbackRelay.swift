@@ -31,6 +31,8 @@ public struct BeforeCallbackRelay: Sendable {
     private let signature: CallbackSignature?
     /// Per target: a target that is down fails every before-callback the same way.
     private let failures: [String: FailureLog]
+    /// Each rule's target as metrics and logs name it (`ForwardRule.displayName`).
+    private let names: [String: String]
 
     public init(options: ForwardOptions, httpClient: HTTPClient, clock: any WallClock, logger: Logger) {
         self.options = options
@@ -40,8 +42,10 @@ public struct BeforeCallbackRelay: Sendable {
         metrics = ForwardMetrics()
         signature = options.token.map(CallbackSignature.init(token:))
         var failures: [String: FailureLog] = [:]
+        var names: [String: String] = [:]
         for rule in options.rules where failures[rule.url] == nil {
             let target = ForwardRule.displayName(rule.url)
+            names[rule.url] = target
             failures[rule.url] = FailureLog(
                 logger: logger, clock: clock, recovered: "the before-callback target answers again",
                 summary: { count, seconds, reason in
@@ -49,10 +53,16 @@ public struct BeforeCallbackRelay: Sendable {
                 })
         }
         self.failures = failures
+        self.names = names
+    }
+
+    /// A rule's target as metrics and logs name it, worked out once rather than per callback.
+    private func name(_ rule: ForwardRule) -> String {
+        names[rule.url] ?? ForwardRule.displayName(rule.url)
     }
 
     public func relay(to rule: ForwardRule, command: String, query: String, contentType: String, body: ByteBuffer) async -> Answer {
-        let target = ForwardRule.displayName(rule.url)
+        let target = name(rule)
         let request = ForwardRequest.make(target: rule.url, query: query, contentType: contentType, body: body,
                                           delivery: ForwardDeliveryID.next(), signature: signature, now: clock.nowMilliseconds())
         let limit = options.timeout
@@ -75,7 +85,7 @@ public struct BeforeCallbackRelay: Sendable {
     }
 
     private func fallback(_ outcome: Outcome, rule: ForwardRule, command: String, reason: String) -> Answer {
-        let target = ForwardRule.displayName(rule.url)
+        let target = name(rule)
         metrics.before(target: target, outcome: outcome)
         failures[rule.url]?.failed("before-callback target failed; answered Tencent with the fallback", reason: reason,
                                    metadata: ["target": "\(target)", "command": "\(command)", "fallback": "\(options.beforeFallback.rawValue)"],
