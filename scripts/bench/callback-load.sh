@@ -39,3 +39,51 @@ busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4, $7 + $8, $9 }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }                     # utime + stime, all threads
 # This shell's waited-for children (wrk), from the `times` builtin, which must run in this shell.
 children_ticks() { awk -v hz="$HZ" 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t * hz }' "$tmp/times"; }
+# Prints the value of key $2 from the CPU line that run_wrk appends to file $1.
+cpu() { sed -n 's/^CPU //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# --- checks and report -------------------------------------------------------------------------
+# Run $1's warm-up and measurement ($tmp/$1-warmup.txt, $tmp/$1.txt): stops when wrk gave no
+# result; echoes the latency distribution to stderr; records non-2xx answers and socket errors
+# as problems.
+check_wrk_output() {
+  local name=$1 f
+  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
+    grep -q '^WRK_RESULT ' "$f" || { cat "$f" >&2; echo "wrk gave no result ($f)" >&2; exit 1; }
+  done
+  sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/$name.txt" | sed 's/^/   /' >&2
+  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
+    local non2xx errors
+    non2xx=$(field "$f" non2xx)
+    errors=$(( $(field "$f" connect_errors) + $(field "$f" read_errors) + $(field "$f" write_errors) + $(field "$f" timeouts) ))
+    [ "$non2xx" -eq 0 ] || problem "$name ($(basename "$f")): $non2xx non-2xx responses"
+    [ "$errors" -eq 0 ] || problem "$name ($(basename "$f")): $errors socket errors/timeouts"
+  done
+}
+
+# Report lines for the runs named $@ that shared the cores with other processes or lost them
+# to the hypervisor.
+report_disturbances() {
+  local name other steal
+  for name in "$@"; do
+    other=$(cpu "$tmp/$name.txt" other)
+    if awk -v o="$other" 'BEGIN { exit !(o > 0.2) }'; then
+      echo "- **disturbed**: other processes used $other cores during the $name measurement (a compiler? a test run?)"
+    fi
+    steal=$(cpu "$tmp/$name.txt" steal)
+    if awk -v o="$steal" 'BEGIN { exit !(o > 0.1) }'; then
+      echo "- **disturbed**: the hypervisor took $steal cores (steal time) during the $name measurement"
+    fi
+  done
+}
+
+# Ends the report: the recorded problems, and exit 2, when there are any.
+report_problems() {
+  if ((${#problems[@]})); then
+    echo
+    echo "**PROBLEMS — the figures above may not mean what they claim:**"
+    local p
+    for p in "${problems[@]}"; do echo "- $p"; done
+    exit 2
+  fi
+}

@@ -89,18 +89,7 @@ run_wrk() {
     'BEGIN { d = (e - s) * hz; split(b0, x, " "); split(b1, y, " ")
              o = y[1] - x[1] - srv - w; if (o < 0) o = 0
              printf "CPU server=%.2f wrk=%.2f other=%.2f irq=%.2f steal=%.2f\n", srv / d, w / d, o / d, (y[2] - x[2]) / d, (y[3] - x[3]) / d }' >>"$tmp/$name.txt"
-  local f
-  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
-    grep -q '^WRK_RESULT ' "$f" || { cat "$f" >&2; echo "wrk gave no result ($f)" >&2; exit 1; }
-  done
-  sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/$name.txt" | sed 's/^/   /' >&2
-  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
-    local non2xx errors
-    non2xx=$(field "$f" non2xx)
-    errors=$(( $(field "$f" connect_errors) + $(field "$f" read_errors) + $(field "$f" write_errors) + $(field "$f" timeouts) ))
-    [ "$non2xx" -eq 0 ] || problem "$name ($(basename "$f")): $non2xx non-2xx responses"
-    [ "$errors" -eq 0 ] || problem "$name ($(basename "$f")): $errors socket errors/timeouts"
-  done
+  check_wrk_output "$name"
 }
 
 perf_ok=""
@@ -163,7 +152,6 @@ ratio=$(awk -v d="$durable_rps" -v b="$bare_rps" 'BEGIN { printf "%.3f", (b > 0 
 durable_p99=$(field "$tmp/durable.txt" p99_ms)
 ratio_ok=$(awk -v d="$durable_rps" -v b="$bare_rps" 'BEGIN { print (b > 0 && d >= 0.5 * b ? "met" : "NOT met") }')
 p99_ok=$(awk -v p="$durable_p99" 'BEGIN { print (p <= 20 ? "met" : "NOT met") }')
-cpu() { sed -n 's/^CPU //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 row() {
   printf '| %s | %s | %.2f ms | %.2f ms | %.2f ms | %s | %s | %s / %s / %s / %s |\n' "$1" "$(fmt_rps "$(field "$2" rps)")" \
     "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" max_ms)" "$(field "$2" requests)" "$(field "$2" non2xx)" \
@@ -192,19 +180,5 @@ if [ -s "$tmp/durable-syncs.txt" ]; then
        "checkpoints); $(awk -v r="$(field "$tmp/durable.txt" requests)" -v n="$commit_syncs" \
        'BEGIN { printf "%.1f", (n > 0 ? r / n : 0) }') acknowledged requests per commit-thread sync"
 fi
-for name in bare durable; do
-  other=$(cpu "$tmp/$name.txt" other)
-  if awk -v o="$other" 'BEGIN { exit !(o > 0.2) }'; then
-    echo "- **disturbed**: other processes used $other cores during the $name measurement (a compiler?)"
-  fi
-  steal=$(cpu "$tmp/$name.txt" steal)
-  if awk -v o="$steal" 'BEGIN { exit !(o > 0.1) }'; then
-    echo "- **disturbed**: the hypervisor took $steal cores (steal time) during the $name measurement"
-  fi
-done
-if ((${#problems[@]})); then
-  echo
-  echo "**PROBLEMS — the figures above may not mean what they claim:**"
-  for p in "${problems[@]}"; do echo "- $p"; done
-  exit 2
-fi
+report_disturbances bare durable
+report_problems

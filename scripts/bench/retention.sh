@@ -154,19 +154,8 @@ run_wrk() {
     'BEGIN { d = (e - s) * hz; split(b0, x, " "); split(b1, y, " "); if (db < 0) db = 0
              o = y[1] - x[1] - srv - w - db; if (o < 0) o = 0
              printf "CPU server=%.2f wrk=%.2f db=%.2f other=%.2f irq=%.2f steal=%.2f\n", srv / d, w / d, db / d, o / d, (y[2] - x[2]) / d, (y[3] - x[3]) / d }' >>"$tmp/$name.txt"
-  local f
-  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
-    grep -q '^WRK_RESULT ' "$f" || { cat "$f" >&2; echo "wrk gave no result ($f)" >&2; exit 1; }
-  done
-  sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/$name.txt" | sed 's/^/   /' >&2
+  check_wrk_output "$name"
   echo "   outbox oldest sequence: ${oldest0:-none} -> ${oldest1:-none}" >&2
-  for f in "$tmp/$name-warmup.txt" "$tmp/$name.txt"; do
-    local non2xx errors
-    non2xx=$(field "$f" non2xx)
-    errors=$(( $(field "$f" connect_errors) + $(field "$f" read_errors) + $(field "$f" write_errors) + $(field "$f" timeouts) ))
-    [ "$non2xx" -eq 0 ] || problem "$name ($(basename "$f")): $non2xx non-2xx responses"
-    [ "$errors" -eq 0 ] || problem "$name ($(basename "$f")): $errors socket errors/timeouts"
-  done
 }
 
 # Stops the server $2 of run $1 and checks that every acknowledged callback landed, exactly once:
@@ -236,7 +225,6 @@ if grep -q 'deleted emitted events older than the outbox retention' "$tmp/keep.l
 fi
 
 # --- report ------------------------------------------------------------------------------------
-cpu() { sed -n 's/^CPU //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 row() {  # $1 label, $2 name
   local f="$tmp/$2.txt"
   printf '| %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %s | %s | %s → %s | %s / %s / %s / %s |\n' "$1" "$(field "$f" rps)" \
@@ -269,19 +257,5 @@ echo "- target \"a callback never waits more than 50 ms on a deletion\": **$verd
 echo "- stores after each run (warm-up + measurement): keep $(kv "$tmp/keep.txt" STORE rows) rows / $(kv "$tmp/keep.txt" STORE events) events for" \
      "$(kv "$tmp/keep.txt" STORE acked) acked requests; prune $(kv "$tmp/prune.txt" STORE rows) rows / $(kv "$tmp/prune.txt" STORE events) events" \
      "for $(kv "$tmp/prune.txt" STORE acked) acked (every acked callback stored and emitted once, 2 subscribers each)"
-for name in keep prune; do
-  other=$(cpu "$tmp/$name.txt" other)
-  if awk -v o="$other" 'BEGIN { exit !(o > 0.2) }'; then
-    echo "- **disturbed**: other processes used $other cores during the $name measurement (a compiler? a test run?)"
-  fi
-  steal=$(cpu "$tmp/$name.txt" steal)
-  if awk -v o="$steal" 'BEGIN { exit !(o > 0.1) }'; then
-    echo "- **disturbed**: the hypervisor took $steal cores (steal time) during the $name measurement"
-  fi
-done
-if ((${#problems[@]})); then
-  echo
-  echo "**PROBLEMS — the figures above may not mean what they claim:**"
-  for p in "${problems[@]}"; do echo "- $p"; done
-  exit 2
-fi
+report_disturbances keep prune
+report_problems
