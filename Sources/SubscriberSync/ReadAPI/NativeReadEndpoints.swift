@@ -11,6 +11,8 @@ struct NativeReadEndpoints: Sendable {
     let storage: any SubscriberReads
     let token: BearerToken
     let failures: FailureLog
+    /// A paging's next page is read while this one travels.
+    let readAhead: PageReadAhead<MirrorPage>
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/v1/official-accounts/:account/subscribers") { request, context in
@@ -65,8 +67,14 @@ struct NativeReadEndpoints: Sendable {
             guard let subscriber = ReadCursor.decode(String(given)) else { throw Refusal(.badRequest, "after is not a cursor this service issued") }
             after = subscriber
         }
-        guard let page = try await storage.subscriberPage(account: account, after: after, limit: limit) else {
-            throw Refusal(.notFound, "the mirror does not hold official account \(account)")
+        var found = await readAhead.take(.init(account: account, after: after ?? "", limit: limit))
+        if found == nil { found = try await storage.subscriberPage(account: account, after: after, limit: limit) }
+        guard let page = found else { throw Refusal(.notFound, "the mirror does not hold official account \(account)") }
+        if page.hasMore, let last = page.records.last?.subscriber {
+            let (storage, limit) = (self.storage, limit)
+            readAhead.start(.init(account: account, after: last, limit: limit)) {
+                try await storage.subscriberPage(account: account, after: last, limit: limit)
+            }
         }
         var bytes = Self.sequenceField(page.sequence)
         bytes.append(contentsOf: #","subscribers":["#.utf8)

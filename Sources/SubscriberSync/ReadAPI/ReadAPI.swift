@@ -12,12 +12,15 @@ public struct ReadAPI: Sendable {
     private let tencent: TencentSubscriberInfoEndpoint
     private let native: NativeReadEndpoints
 
-    public init(storage: any SubscriberReads, authenticator: AdminCallAuthenticator, token: String?, clock: any WallClock, logger: Logger) {
+    /// - Parameter readAheadAge: how long a page read ahead of its request may be handed out
+    ///   (`PageReadAhead`).
+    public init(storage: any SubscriberReads, authenticator: AdminCallAuthenticator, token: String?, clock: any WallClock, logger: Logger,
+                readAheadAge: Duration = .milliseconds(250)) {
         let failures = FailureLog(logger: logger, clock: clock, recovered: "the read API reads the store again",
                                   summary: { count, seconds, reason in "\(FailureLog.grouped(count)) read API requests failed in the last \(seconds) s: \(reason)" })
         tencent = TencentSubscriberInfoEndpoint(storage: storage, counts: SubscriberCounts(storage: storage), authenticator: authenticator,
-                                                clock: clock, failures: failures)
-        native = NativeReadEndpoints(storage: storage, token: BearerToken(token), failures: failures)
+                                                clock: clock, failures: failures, readAhead: PageReadAhead(maxAge: readAheadAge))
+        native = NativeReadEndpoints(storage: storage, token: BearerToken(token), failures: failures, readAhead: PageReadAhead(maxAge: readAheadAge))
     }
 
     public func router() -> Router<BasicRequestContext> {

@@ -15,6 +15,8 @@ struct TencentSubscriberInfoEndpoint: Sendable {
     let authenticator: AdminCallAuthenticator
     let clock: any WallClock
     let failures: FailureLog
+    /// Pages with `Limit`: a sequential client's next page is read while this one travels.
+    let readAhead: PageReadAhead<RenderedPage>
 
     func respond(to request: Request) async -> Response {
         let body: ByteBuffer
@@ -37,27 +39,52 @@ struct TencentSubscriberInfoEndpoint: Sendable {
             return Self.failure(error.refusal.code, error.refusal.info)
         }
         do {
-            var entries: [UInt8] = []
-            entries.reserveCapacity(min(query.limit ?? Self.streamChunk, Self.streamChunk) * Self.entryBytes)
-            guard let end = try await storage.subscriberPage(account: query.account, after: query.after, limit: query.limit ?? Self.streamChunk,
-                                                             row: { Self.append($0, to: &entries) }) else {
+            let limit = query.limit ?? Self.streamChunk
+            let readAheadKey = PageReadAhead<RenderedPage>.Key(account: query.account, after: query.after ?? "", limit: limit)
+            var found = query.limit == nil ? nil : await readAhead.take(readAheadKey)
+            if found == nil { found = try await Self.page(storage, account: query.account, after: query.after, limit: limit) }
+            guard let page = found else {
                 return Self.failure(TencentErrorCode.officialAccountNotFound, "Official_Account \(query.account) does not exist")
+            }
+            guard query.limit != nil else {
+                let count = try await counts.count(account: query.account)
+                failures.succeeded()
+                return streamed(page.entries, end: page.end, count: count, account: query.account)
+            }
+            if page.end.hasMore, let last = page.end.last {
+                let storage = self.storage
+                readAhead.start(.init(account: query.account, after: last, limit: limit)) { [account = query.account] in
+                    try await Self.page(storage, account: account, after: last, limit: limit)
+                }
             }
             let count = try await counts.count(account: query.account)
             failures.succeeded()
-            if query.limit != nil {
-                var body = ByteBuffer()
-                body.reserveCapacity(entries.count + 160)
-                Self.head(next: ReadCursor.next(last: end.last, hasMore: end.hasMore), count: count, to: &body)
-                body.writeBytes(entries)
-                body.writeStaticString("]}")
-                return Response(status: .ok, headers: Self.headers(sequence: end.sequence), body: .init(byteBuffer: body))
-            }
-            return streamed(entries, end: end, count: count, account: query.account)
+            var body = ByteBuffer()
+            body.reserveCapacity(page.entries.count + 160)
+            Self.head(next: ReadCursor.next(last: page.end.last, hasMore: page.end.hasMore), count: count, to: &body)
+            body.writeBytes(page.entries)
+            body.writeStaticString("]}")
+            return Response(status: .ok, headers: Self.headers(sequence: page.end.sequence), body: .init(byteBuffer: body))
         } catch {
             failures.failed("the read API cannot read the store", reason: "\(error)")
             return Self.failure(TencentErrorCode.serverInternal, "the mirror cannot be read now; retry")
         }
+    }
+
+    /// A page's entries as they go in `SubscriberList`, and how the page ended.
+    struct RenderedPage: Sendable {
+        var entries: [UInt8]
+        var end: MirrorPageEnd
+    }
+
+    /// nil when the store does not hold the account, or it is destroyed.
+    private static func page(_ storage: any SubscriberReads, account: String, after: String?, limit: Int) async throws -> RenderedPage? {
+        var entries: [UInt8] = []
+        entries.reserveCapacity(min(limit, streamChunk) * entryBytes)
+        guard let end = try await storage.subscriberPage(account: account, after: after, limit: limit, row: { append($0, to: &entries) }) else {
+            return nil
+        }
+        return RenderedPage(entries: entries, end: end)
     }
 
     /// The first chunk is read before answering, so that an unknown account still gets its
