@@ -37,11 +37,12 @@ function response(status, headers, body)
    end
    pages = pages + 1
    -- A plain find per entry: gsub would build a copy of every 28 KB page, which was most of
-   -- this client's time, and the client shares the cores with the service it measures.
-   local at = body:find('"Subscriber_Account"', 1, true)
+   -- this client's time, and the client shares the cores with the service it measures. The
+   -- pattern starts with the entry's "{", which a page holds once per entry (a '"' ten times).
+   local at = body:find('{"Subscriber_Account"', 1, true)
    while at do
       subscribers = subscribers + 1
-      at = body:find('"Subscriber_Account"', at + 20, true)
+      at = body:find('{"Subscriber_Account"', at + 21, true)
    end
    if next_cursor == "" then
       complete = 1

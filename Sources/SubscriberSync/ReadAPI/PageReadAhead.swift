@@ -10,8 +10,8 @@ import Synchronization
 /// A page read ahead is an answer as of its own read: it carries that read's sequence, so it
 /// keeps the read API's promise (every change up to the sequence is reflected). It is handed out
 /// only within `maxAge` of its read, so a client that pauses gets a fresh read, and at most once.
-/// The number of pages held is bounded: a paging nobody continues costs one read and a slot
-/// until the next pagings push it out.
+/// The number of pages held is bounded, and a paging nobody continues costs one read and its
+/// slot until the next read ahead.
 final class PageReadAhead<Page: Sendable>: Sendable {
     struct Key: Hashable, Sendable {
         var account: String
@@ -41,16 +41,20 @@ final class PageReadAhead<Page: Sendable>: Sendable {
         let now = ContinuousClock.now
         slots.withLock { slots in
             if slots.held[key] != nil { return }
-            if slots.held.count >= capacity {
+            // Pages nobody asked for in time are dropped here rather than kept until the slots fill.
+            if slots.held.values.contains(where: { now - $0.started >= maxAge }) {
                 slots.held = slots.held.filter { now - $0.value.started < maxAge }
-                if slots.held.count >= capacity, let oldest = slots.held.min(by: { $0.value.serial < $1.value.serial }) {
-                    slots.held.removeValue(forKey: oldest.key)
-                }
+            }
+            if slots.held.count >= capacity, let oldest = slots.held.min(by: { $0.value.serial < $1.value.serial }) {
+                slots.held.removeValue(forKey: oldest.key)
             }
             slots.started &+= 1
             slots.held[key] = Slot(read: Task { try? await read() }, started: now, serial: slots.started)
         }
     }
+
+    /// Pages held now, taken or not (for tests).
+    var held: Int { slots.withLock { $0.held.count } }
 
     /// The page read ahead for `key`, if one was started recently enough; it is handed out once.
     func take(_ key: Key) async -> Page? {

@@ -38,6 +38,16 @@ import Testing
         #expect(await readAhead.take(key) == nil)
     }
 
+    @Test func pagesNotAskedForInTimeAreDroppedAtTheNextStart() {
+        let young = PageReadAhead<Int>(maxAge: .seconds(3600))
+        let old = PageReadAhead<Int>(maxAge: .zero)
+        for readAhead in [young, old] {
+            for n in 1...3 { readAhead.start(Key(account: "@TOA#_a", after: "s\(n)", limit: 2)) { n } }
+        }
+        #expect(young.held == 3)
+        #expect(old.held == 1, "only the page just started")
+    }
+
     @Test func aFailedOrEmptyReadIsNotHandedOut() async {
         struct Failure: Error {}
         let readAhead = PageReadAhead<Int>(maxAge: .seconds(3600))
