@@ -40,7 +40,6 @@ for round in $(seq "$rounds"); do
     printf 'round %d  %s  %.0f pages/s  %.3f ms serve CPU per page\n' "$round" "$bin" "$(echo "$pages / $seconds" | bc -l)" \
       "$(echo "$ticks * 1000 / $(getconf CLK_TCK) / $pages" | bc -l)"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-    pids=("${pids[@]/$pid}")
   done
 done
 [ ${#problems[@]} -eq 0 ] || exit 2

@@ -3,7 +3,7 @@ import Hummingbird
 /// The native endpoints, behind `Authorization: Bearer <token>`. Each subscriber is one line of
 /// `export` as a JSON object, and every answer carries `sequence` (as events write it): read a
 /// snapshot, then apply the events after it. A listing in pages reflects at least its first
-/// page's sequence.
+/// page's sequence (a later page's read, read ahead or not, comes after the page before it).
 struct NativeReadEndpoints: Sendable {
     static let defaultLimit = 200
     static let maxLimit = 1_000
@@ -67,15 +67,12 @@ struct NativeReadEndpoints: Sendable {
             guard let subscriber = ReadCursor.decode(String(given)) else { throw Refusal(.badRequest, "after is not a cursor this service issued") }
             after = subscriber
         }
-        var found = await readAhead.take(.init(account: account, after: after ?? "", limit: limit))
-        if found == nil { found = try await storage.subscriberPage(account: account, after: after, limit: limit) }
-        guard let page = found else { throw Refusal(.notFound, "the mirror does not hold official account \(account)") }
-        if page.hasMore, let last = page.records.last?.subscriber {
-            let (storage, limit) = (self.storage, limit)
-            readAhead.start(.init(account: account, after: last, limit: limit)) {
-                try await storage.subscriberPage(account: account, after: last, limit: limit)
-            }
+        let (storage, pageLimit) = (self.storage, limit)
+        let found = try await readAhead.page(.init(account: account, after: after, limit: limit),
+                                             next: { $0.hasMore ? $0.records.last?.subscriber : nil }) { after in
+            try await storage.subscriberPage(account: account, after: after, limit: pageLimit)
         }
+        guard let page = found else { throw Refusal(.notFound, "the mirror does not hold official account \(account)") }
         var bytes = Self.sequenceField(page.sequence)
         bytes.append(contentsOf: #","subscribers":["#.utf8)
         for (index, record) in page.records.enumerated() {
@@ -149,5 +146,16 @@ struct NativeReadEndpoints: Sendable {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let sequence { headers[ReadAPI.sequenceHeader] = ReadAPI.sequenceText(sequence) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+extension MirrorPage {
+    /// About what the page holds in memory (its strings and a record's fixed part), to bound
+    /// the pages read ahead.
+    var estimatedBytes: Int {
+        records.reduce(0) { total, record in
+            total + 128 + record.account.utf8.count + record.subscriber.utf8.count + record.origin.utf8.count
+                + (record.fields.msgFlag?.utf8.count ?? 0) + (record.fields.customString?.utf8.count ?? 0)
+        }
     }
 }

@@ -19,8 +19,17 @@ public struct ReadAPI: Sendable {
         let failures = FailureLog(logger: logger, clock: clock, recovered: "the read API reads the store again",
                                   summary: { count, seconds, reason in "\(FailureLog.grouped(count)) read API requests failed in the last \(seconds) s: \(reason)" })
         tencent = TencentSubscriberInfoEndpoint(storage: storage, counts: SubscriberCounts(storage: storage), authenticator: authenticator,
-                                                clock: clock, failures: failures, readAhead: PageReadAhead(maxAge: readAheadAge))
-        native = NativeReadEndpoints(storage: storage, token: BearerToken(token), failures: failures, readAhead: PageReadAhead(maxAge: readAheadAge))
+                                                clock: clock, failures: failures,
+                                                readAhead: PageReadAhead(maxAge: readAheadAge, bytes: { $0.entries.count }))
+        native = NativeReadEndpoints(storage: storage, token: BearerToken(token), failures: failures,
+                                     readAhead: PageReadAhead(maxAge: readAheadAge, bytes: \.estimatedBytes))
+    }
+
+    /// Once the listener has stopped: lets the pages being read ahead finish before the store
+    /// closes, and starts no more.
+    public func finish() async {
+        await tencent.readAhead.finish()
+        await native.readAhead.finish()
     }
 
     public func router() -> Router<BasicRequestContext> {

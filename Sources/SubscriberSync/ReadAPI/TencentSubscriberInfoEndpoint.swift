@@ -39,26 +39,19 @@ struct TencentSubscriberInfoEndpoint: Sendable {
             return Self.failure(error.refusal.code, error.refusal.info)
         }
         do {
-            let limit = query.limit ?? Self.streamChunk
-            let readAheadKey = PageReadAhead<RenderedPage>.Key(account: query.account, after: query.after ?? "", limit: limit)
-            var found = query.limit == nil ? nil : await readAhead.take(readAheadKey)
-            if found == nil { found = try await Self.page(storage, account: query.account, after: query.after, limit: limit) }
+            let (storage, account, limit) = (self.storage, query.account, query.limit ?? Self.streamChunk)
+            let read: @Sendable (String?) async throws -> RenderedPage? = { after in
+                try await Self.page(storage, account: account, after: after, limit: limit)
+            }
+            let found = query.limit == nil ? try await read(query.after)
+                : try await readAhead.page(.init(account: account, after: query.after, limit: limit), next: { $0.end.hasMore ? $0.end.last : nil },
+                                           read: read)
             guard let page = found else {
                 return Self.failure(TencentErrorCode.officialAccountNotFound, "Official_Account \(query.account) does not exist")
             }
-            guard query.limit != nil else {
-                let count = try await counts.count(account: query.account)
-                failures.succeeded()
-                return streamed(page.entries, end: page.end, count: count, account: query.account)
-            }
-            if page.end.hasMore, let last = page.end.last {
-                let storage = self.storage
-                readAhead.start(.init(account: query.account, after: last, limit: limit)) { [account = query.account] in
-                    try await Self.page(storage, account: account, after: last, limit: limit)
-                }
-            }
             let count = try await counts.count(account: query.account)
             failures.succeeded()
+            guard query.limit != nil else { return streamed(page.entries, end: page.end, count: count, account: query.account) }
             var body = ByteBuffer()
             body.reserveCapacity(page.entries.count + 160)
             Self.head(next: ReadCursor.next(last: page.end.last, hasMore: page.end.hasMore), count: count, to: &body)

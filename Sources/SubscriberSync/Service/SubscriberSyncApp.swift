@@ -78,10 +78,10 @@ public struct SubscriberSyncApp: Sendable {
     }
 
     /// The read API over this app's store (`--read-api-listen`).
-    public func readAPIRouter() -> Router<BasicRequestContext> {
+    public func readAPI() -> ReadAPI {
         let authenticator = AdminCallAuthenticator(sdkAppID: UInt64(settings.sdkAppID) ?? 0, adminIdentifier: settings.identifier,
                                                    secretKey: settings.secretKey)
-        return ReadAPI(storage: storage, authenticator: authenticator, token: settings.readAPI?.token, clock: clock, logger: logger).router()
+        return ReadAPI(storage: storage, authenticator: authenticator, token: settings.readAPI?.token, clock: clock, logger: logger)
     }
 
     /// `/metrics`, `/healthz` and `/readyz`: on the callback listener, or on `--metrics-listen`.
@@ -182,15 +182,16 @@ public struct SubscriberSyncApp: Sendable {
                 logger: logger
             ))
         }
-        if let readAPI = settings.readAPI {
-            services.append(Application(
-                router: readAPIRouter(),
-                configuration: .init(address: .hostname(readAPI.host, port: readAPI.port), serverName: "subscriber-sync-read-api"),
+        if let listen = settings.readAPI {
+            let api = readAPI()
+            services.append(ReadAPIServer(application: Application(
+                router: api.router(),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "subscriber-sync-read-api"),
                 onServerRunning: { channel in
                     logger.notice("read API served on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)")
                 },
                 logger: logger
-            ))
+            ), api: api))
         }
         let app = Application(
             router: router(beforeRelay: beforeRelay, forwarder: forwarder),
