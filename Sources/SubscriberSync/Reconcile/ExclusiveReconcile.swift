@@ -24,7 +24,8 @@ public struct ExclusiveReconcile: Sendable {
     /// Runs one pass over each of `accounts()` while holding the lease. nil when the lease was not
     /// taken: held by another process (unless `wait`, which polls until it frees), or, with `due`,
     /// because the last run started less than `due` ago. A pass whose lease is lost (this process
-    /// paused past the lease) stops at its next page, as on SIGTERM.
+    /// paused past the lease) stops at its next page, as on SIGTERM, and a repair it was about to
+    /// write finds the lease gone in its transaction (`ReconcileLeaseLost`) and writes nothing.
     public func run(due: Duration?, wait: Bool, accounts: @Sendable () async throws -> [String],
                     isInterrupted: @escaping @Sendable () -> Bool) async throws -> [ReconcileReport]? {
         let dueMilliseconds = due.map { Int64($0.milliseconds) }
@@ -57,7 +58,8 @@ public struct ExclusiveReconcile: Sendable {
         }
         let reports: [ReconcileReport]
         do {
-            reports = await reconciler.run(accounts: try await accounts(), isInterrupted: { isInterrupted() || lost.load(ordering: .relaxed) })
+            reports = await reconciler.run(accounts: try await accounts(), lease: grant,
+                                           isInterrupted: { isInterrupted() || lost.load(ordering: .relaxed) })
         } catch {
             renewer.cancel()
             try? await storage.releaseReconcileLease(grant)

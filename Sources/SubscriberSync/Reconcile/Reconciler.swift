@@ -50,22 +50,23 @@ public struct Reconciler: Sendable {
         return result
     }
 
-    /// Runs one pass over each account, one after the other.
-    public func run(accounts: [String], isInterrupted: @escaping @Sendable () -> Bool) async -> [ReconcileReport] {
+    /// Runs one pass over each account, one after the other, each under `lease` when given
+    /// (`SubscriberStorage.beginPass`).
+    public func run(accounts: [String], lease: ReconcileLeaseGrant? = nil, isInterrupted: @escaping @Sendable () -> Bool) async -> [ReconcileReport] {
         var reports: [ReconcileReport] = []
         for account in accounts {
-            reports.append(await pass(account: account, isInterrupted: isInterrupted))
+            reports.append(await pass(account: account, lease: lease, isInterrupted: isInterrupted))
         }
         return reports
     }
 
-    public func pass(account: String, isInterrupted: @escaping @Sendable () -> Bool) async -> ReconcileReport {
+    public func pass(account: String, lease: ReconcileLeaseGrant? = nil, isInterrupted: @escaping @Sendable () -> Bool) async -> ReconcileReport {
         let started = ContinuousClock.now
         let startedAt = clock.nowMilliseconds()
         var report = ReconcileReport(account: account, startedAt: startedAt)
         var pass: ListingPass?
         do {
-            let begun = try await storage.beginPass(account: account, startedAt: startedAt)
+            let begun = try await storage.beginPass(account: account, startedAt: startedAt, lease: lease)
             pass = begun
             report.subscribedAtStart = begun.subscribedAtStart
             let listing = ListingScan(client: client, storage: storage, pass: begun, clock: clock, isInterrupted: isInterrupted)

@@ -7,12 +7,17 @@ public struct ListingPass: Sendable, Equatable {
     public var startedAt: Int64
     /// Subscribed in the store when the pass started.
     public var subscribedAtStart: Int
+    /// The reconciler's lease the pass runs under: every write of the pass checks, in its own
+    /// transaction, that it is still this one (else `ReconcileLeaseLost`). nil: nothing to check
+    /// (a caller that runs passes without the lease, as tests do).
+    public var lease: ReconcileLeaseGrant?
 
-    public init(id: Int64, account: String, startedAt: Int64, subscribedAtStart: Int) {
+    public init(id: Int64, account: String, startedAt: Int64, subscribedAtStart: Int, lease: ReconcileLeaseGrant? = nil) {
         self.id = id
         self.account = account
         self.startedAt = startedAt
         self.subscribedAtStart = subscribedAtStart
+        self.lease = lease
     }
 }
 

@@ -58,7 +58,10 @@ public protocol SubscriberStorage: EventStore, ForwardQueue, SubscriberReads {
     func releaseReconcileLease(_ lease: ReconcileLeaseGrant) async throws
 
     /// Remembers the account, records the start of a pass and opens an empty listing for it.
-    func beginPass(account: String, startedAt: Int64) async throws -> ListingPass
+    /// With a `lease`, the pass's repairs (candidates, fields, adds, removals and a complete
+    /// finish) each check in their transaction that the lease is still this one, and throw
+    /// `ReconcileLeaseLost` without writing when another process has taken it.
+    func beginPass(account: String, startedAt: Int64, lease: ReconcileLeaseGrant?) async throws -> ListingPass
 
     /// Adds entries of a listing page to the pass's listing. A subscriber listed twice keeps the
     /// latest entry.
@@ -96,6 +99,11 @@ public protocol SubscriberStorage: EventStore, ForwardQueue, SubscriberReads {
 }
 
 extension SubscriberStorage {
+    /// A pass with no lease to check.
+    public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
+        try await beginPass(account: account, startedAt: startedAt, lease: nil)
+    }
+
     /// A change without forward jobs.
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
         try await commit(CallbackWrite(change: change))

@@ -300,6 +300,44 @@ import Testing
         #expect(try await !storage.renewReconcileLease(second))
     }
 
+    /// A pass that paused past its lease while another process took it writes nothing more:
+    /// each repair checks the lease in its own transaction. Its failure is still recorded, and
+    /// the new holder's pass runs the same steps.
+    @Test(arguments: StorageEngine.allCases)
+    func aPassWhoseLeaseWasTakenWritesNothingMore(engine: StorageEngine) async throws {
+        let clock = FakeClock()
+        let store = try await engine.makeStore(clock: clock)
+        let storage = store.storage
+        try await store.subscribe(account, ["gone", "kept"], at: 100)
+        let lease = try #require(try await storage.acquireReconcileLease(holder: "a", durationMilliseconds: 30_000, dueAfterMilliseconds: nil))
+        let pass = try await storage.beginPass(account: account, startedAt: 1_000, lease: lease)
+        try await storage.stage([TestStore.entry("kept", account: account, requestedAt: 1_001), TestStore.entry("new", account: account, requestedAt: 1_001)],
+                                in: pass)
+        let eventsBefore = try await store.events().map(\.line)
+        clock.advance(milliseconds: 30_001)
+        let taken = try #require(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: nil))
+
+        await #expect(throws: ReconcileLeaseLost.self) { try await storage.markRemovalCandidates(in: pass) }
+        await #expect(throws: ReconcileLeaseLost.self) { try await storage.applyListedFields(in: pass, batchSize: 3) }
+        await #expect(throws: ReconcileLeaseLost.self) { try await storage.addListed(in: pass) }
+        await #expect(throws: ReconcileLeaseLost.self) { try await storage.removeMissing(["gone"], in: pass, batchSize: 3) }
+        await #expect(throws: ReconcileLeaseLost.self) {
+            try await storage.finishPass(pass, at: 2_000, outcome: "completed", complete: true, events: [], keepListing: false)
+        }
+        #expect(try await store.subscribed(account) == ["gone", "kept"], "nothing added, nothing removed")
+        #expect(try await store.events().map(\.line) == eventsBefore)
+        try await storage.finishPass(pass, at: 2_000, outcome: "failed", complete: false, events: [], keepListing: false)
+        #expect(try await storage.accountSummaries().first { $0.record.account == account }?.lastPass?.outcome == "failed")
+
+        let next = try await storage.beginPass(account: account, startedAt: 3_000, lease: taken)
+        try await storage.stage([TestStore.entry("kept", account: account, requestedAt: 3_001), TestStore.entry("new", account: account, requestedAt: 3_001)],
+                                in: next)
+        #expect(try await storage.markRemovalCandidates(in: next).count == 1, "gone")
+        #expect(try await storage.addListed(in: next) == 1, "new")
+        try await storage.finishPass(next, at: 4_000, outcome: "completed", complete: true, events: [], keepListing: false)
+        #expect(try await store.subscribed(account) == ["gone", "kept", "new"])
+    }
+
     // MARK: Staging and repair
 
     @Test(arguments: StorageEngine.allCases)

@@ -66,6 +66,8 @@ public final class PostgresStorage: SubscriberStorage {
             return try await Deadline.run(what, within: limit, body)
         } catch {
             if PostgresFailure.isUnreachable(error) { pool.recycle() }
+            let cause = (error as? PostgresTransactionError)?.closureError ?? error
+            if cause is ReconcileLeaseLost { throw cause }
             throw PostgresFailure(error)
         }
     }
@@ -341,7 +343,7 @@ public final class PostgresStorage: SubscriberStorage {
         }
     }
 
-    public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
+    public func beginPass(account: String, startedAt: Int64, lease: ReconcileLeaseGrant?) async throws -> ListingPass {
         let rules = self.rules
         return try await transaction("beginning a pass", within: Patience.repair) { [logger] connection in
             try await rules.lockAndRemember(account, seenAt: startedAt, exclusive: false, on: connection)
@@ -367,7 +369,7 @@ public final class PostgresStorage: SubscriberStorage {
                 """, logger: logger).decode(Int64.self) {
                 id = value
             }
-            return ListingPass(id: id, account: account, startedAt: startedAt, subscribedAtStart: subscribed)
+            return ListingPass(id: id, account: account, startedAt: startedAt, subscribedAtStart: subscribed, lease: lease)
         }
     }
 
@@ -417,6 +419,9 @@ public final class PostgresStorage: SubscriberStorage {
                            keepListing: Bool) async throws {
         let rules = self.rules
         try await transaction("finishing a pass", within: Patience.repair) { [logger] connection in
+            // A failed pass records its failure whoever holds the lease; a complete one counts for
+            // the two-listing rule only while it still runs under its lease.
+            if complete, let pass { try await PostgresListingRepair.checkLease(pass.lease, on: connection, logger: logger) }
             if let pass {
                 try await PostgresListing.drop(pass: pass.id, on: connection, logger: logger)
                 try await connection.query("UPDATE scans SET finished_at = \(finishedAt), outcome = \(outcome) WHERE id = \(pass.id)", logger: logger)

@@ -281,7 +281,7 @@ public final class SQLiteStorage: SubscriberStorage {
         }
     }
 
-    public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
+    public func beginPass(account: String, startedAt: Int64, lease: ReconcileLeaseGrant?) async throws -> ListingPass {
         let rules = self.rules
         return try await database().write { db in
             try rules.rememberAccount(account, seenAt: startedAt, in: db)
@@ -290,7 +290,7 @@ public final class SQLiteStorage: SubscriberStorage {
             try db.execute(sql: "INSERT INTO scans (account, started_at) VALUES (?, ?)", arguments: [account, startedAt])
             let id = db.lastInsertedRowID
             try SQLiteListing.createTable(in: db)
-            return ListingPass(id: id, account: account, startedAt: startedAt, subscribedAtStart: subscribed)
+            return ListingPass(id: id, account: account, startedAt: startedAt, subscribedAtStart: subscribed, lease: lease)
         }
     }
 
@@ -299,25 +299,28 @@ public final class SQLiteStorage: SubscriberStorage {
     }
 
     public func markRemovalCandidates(in pass: ListingPass) async throws -> RemovalCandidates {
-        try await repair().markCandidates(account: pass.account, scan: pass.id, scanStartedAt: pass.startedAt)
+        try await repair(pass).markCandidates(account: pass.account, scan: pass.id, scanStartedAt: pass.startedAt)
     }
 
     public func applyListedFields(in pass: ListingPass, batchSize: Int) async throws -> Int {
-        try await repair().applyFieldChanges(account: pass.account, batchSize: batchSize)
+        try await repair(pass).applyFieldChanges(account: pass.account, batchSize: batchSize)
     }
 
     public func addListed(in pass: ListingPass) async throws -> Int {
-        try await repair().addListed(account: pass.account)
+        try await repair(pass).addListed(account: pass.account)
     }
 
     public func removeMissing(_ subscribers: [String], in pass: ListingPass, batchSize: Int) async throws -> Int {
-        try await repair().remove(subscribers, account: pass.account, scanStartedAt: pass.startedAt, batchSize: batchSize)
+        try await repair(pass).remove(subscribers, account: pass.account, scanStartedAt: pass.startedAt, batchSize: batchSize)
     }
 
     public func finishPass(_ pass: ListingPass?, at finishedAt: Int64, outcome: String, complete: Bool, events: [ChangeEvent],
                            keepListing: Bool) async throws {
         let rules = self.rules
         try await database().write { db in
+            // A failed pass records its failure whoever holds the lease; a complete one counts for
+            // the two-listing rule only while it still runs under its lease.
+            if complete, let pass { try SQLiteListingRepair.checkLease(pass.lease, in: db) }
             if !keepListing || !complete {
                 try SQLiteListing.dropTable(in: db)
             }
@@ -333,8 +336,8 @@ public final class SQLiteStorage: SubscriberStorage {
         }
     }
 
-    private func repair() throws -> SQLiteListingRepair {
-        SQLiteListingRepair(rules: rules, database: try database(), clock: clock)
+    private func repair(_ pass: ListingPass) throws -> SQLiteListingRepair {
+        SQLiteListingRepair(rules: rules, database: try database(), clock: clock, lease: pass.lease)
     }
 
     // MARK: Reads
