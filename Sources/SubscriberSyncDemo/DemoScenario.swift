@@ -69,7 +69,7 @@ public struct DemoScenario: Sendable {
         guard let reconciler = try app.reconciler() else { throw DemoError(description: "no reconciler") }
 
         output("== initial sync: reconcile a store that knows nobody yet")
-        let initial = await reconciler.pass(account: account, isInterrupted: { false })
+        let initial = await reconciler.pass(account: account, lease: nil, isInterrupted: { false })
         summary.reports.append(initial)
         output("   \(Self.describe(initial))")
         try await waitForEmitter(app)
@@ -96,11 +96,11 @@ public struct DemoScenario: Sendable {
         output("   \(summary.callbacksSent) callbacks delivered (1 twice, 2 out of order), \(summary.callbacksDropped) lost; 1 subscriber changed its message setting")
 
         output("== reconcile: lost subscribes and changed fields are repaired on the first pass")
-        let first = await reconciler.pass(account: account, isInterrupted: { false })
+        let first = await reconciler.pass(account: account, lease: nil, isInterrupted: { false })
         summary.reports.append(first)
         output("   \(Self.describe(first))")
         output("== reconcile again: subscribers missing from two listings in a row are removed")
-        let second = await reconciler.pass(account: account, isInterrupted: { false })
+        let second = await reconciler.pass(account: account, lease: nil, isInterrupted: { false })
         summary.reports.append(second)
         output("   \(Self.describe(second))")
         try await waitForEmitter(app)

@@ -50,21 +50,30 @@ public struct Reconciler: Sendable {
         return result
     }
 
-    /// Runs one pass over each account, one after the other, each under `lease` when given
-    /// (`SubscriberStorage.beginPass`).
-    public func run(accounts: [String], lease: ReconcileLeaseGrant? = nil, isInterrupted: @escaping @Sendable () -> Bool) async -> [ReconcileReport] {
+    /// Runs one pass over each account, one after the other, each under `lease` (nil: none to
+    /// check; see `SubscriberStorage.beginPass`). Once another process has taken the lease, the
+    /// accounts left are its to reconcile: the run stops.
+    public func run(accounts: [String], lease: ReconcileLeaseGrant?, isInterrupted: @escaping @Sendable () -> Bool) async -> [ReconcileReport] {
         var reports: [ReconcileReport] = []
         for account in accounts {
-            reports.append(await pass(account: account, lease: lease, isInterrupted: isInterrupted))
+            let (report, leaseLost) = await runPass(account: account, lease: lease, isInterrupted: isInterrupted)
+            reports.append(report)
+            if leaseLost { break }
         }
         return reports
     }
 
-    public func pass(account: String, lease: ReconcileLeaseGrant? = nil, isInterrupted: @escaping @Sendable () -> Bool) async -> ReconcileReport {
+    public func pass(account: String, lease: ReconcileLeaseGrant?, isInterrupted: @escaping @Sendable () -> Bool) async -> ReconcileReport {
+        await runPass(account: account, lease: lease, isInterrupted: isInterrupted).report
+    }
+
+    private func runPass(account: String, lease: ReconcileLeaseGrant?,
+                         isInterrupted: @escaping @Sendable () -> Bool) async -> (report: ReconcileReport, leaseLost: Bool) {
         let started = ContinuousClock.now
         let startedAt = clock.nowMilliseconds()
         var report = ReconcileReport(account: account, startedAt: startedAt)
         var pass: ListingPass?
+        var leaseLost = false
         do {
             let begun = try await storage.beginPass(account: account, startedAt: startedAt, lease: lease)
             pass = begun
@@ -93,6 +102,7 @@ public struct Reconciler: Sendable {
             report.durationMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
             try await finish(report, pass: begun, complete: true)
         } catch {
+            leaseLost = error is ReconcileLeaseLost
             report.outcome = .failed
             report.reason = (error as? ListingScan.Failure)?.reason ?? "\(error)"
             report.durationMilliseconds = Int64((ContinuousClock.now - started).milliseconds)
@@ -103,7 +113,7 @@ public struct Reconciler: Sendable {
             }
         }
         log(report)
-        return report
+        return (report, leaseLost)
     }
 
     /// Records the outcome and its events in one transaction and drops the listing.

@@ -1,12 +1,12 @@
-/// A pass's write found the reconciler's lease held by another process: this one paused past
-/// the lease (a stopped process, a frozen host) and another pass has begun since. The pass
-/// writes nothing more and fails, so two passes never change the store at once; its listing may
-/// also be gone (PostgreSQL's next pass drops an unfinished pass's listing) and must not be
-/// taken for complete.
+/// A pass's write found the reconciler's lease held by another process: this one went a lease's
+/// length without renewing it (a stopped process, a frozen host, a database it could not reach)
+/// and another process has taken it since. The pass changes nothing more, so two passes never
+/// change the store at once; on PostgreSQL its listing may also be gone (the next pass drops an
+/// unfinished pass's listing) and must not be taken for complete. Only its failure is recorded.
 public struct ReconcileLeaseLost: Error, CustomStringConvertible, Sendable {
     public init() {}
 
     public var description: String {
-        "another process took the reconcile lease while this pass was paused; the pass stopped without further changes"
+        "another process took the reconcile lease (this one could not renew it in time); the pass stopped without further changes"
     }
 }

@@ -99,11 +99,6 @@ public protocol SubscriberStorage: EventStore, ForwardQueue, SubscriberReads {
 }
 
 extension SubscriberStorage {
-    /// A pass with no lease to check.
-    public func beginPass(account: String, startedAt: Int64) async throws -> ListingPass {
-        try await beginPass(account: account, startedAt: startedAt, lease: nil)
-    }
-
     /// A change without forward jobs.
     public func apply(_ change: StoreChange) async throws -> ApplyResult {
         try await commit(CallbackWrite(change: change))

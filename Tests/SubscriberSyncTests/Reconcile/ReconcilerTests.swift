@@ -17,6 +17,22 @@ import TencentSimulator
         return harness
     }
 
+    /// A run whose lease another process took (this one paused past it) stops: the pass in
+    /// hand fails without changing anything, and the accounts left are the new holder's.
+    @Test func aRunWhoseLeaseWasTakenStopsWithoutChanges() async throws {
+        let h = try await harness(listed: ["a", "b"], stored: [])
+        let lease = try #require(try await h.storage.acquireReconcileLease(holder: "a", durationMilliseconds: 1, dueAfterMilliseconds: nil))
+        let takenOver = await waitUntil(timeout: .seconds(10)) {
+            (try? await h.storage.acquireReconcileLease(holder: "b", durationMilliseconds: 60_000, dueAfterMilliseconds: nil)) != nil
+        }
+        try #require(takenOver, "the 1 ms lease expired and another holder took it")
+        let reports = await h.reconciler().run(accounts: [account, "@TOA#_next"], lease: lease, isInterrupted: { false })
+        #expect(reports.map(\.account) == [account], "the run stopped after the lost lease")
+        #expect(reports.first?.outcome == .failed)
+        #expect(reports.first?.reason?.contains("reconcile lease") == true, "\(reports)")
+        #expect(try await h.subscribed(account).isEmpty)
+    }
+
     @Test func lostSubscribesAndUnsubscribesAreRepaired() async throws {
         let common = SimulatorHarness.names("u", 0..<100)
         let lostSubscribes = SimulatorHarness.names("new", 0..<3)
@@ -125,7 +141,7 @@ import TencentSimulator
         // A page retried after a timeout would be cut again after the hook's removals and serve
         // the skipped subscribers after all: no timeout a loaded machine can reach.
         let first = await h.reconciler(removalGuard: RemovalGuard(maxRemovals: 1000, maxRemovalRatio: 1), client: h.client(timeout: .seconds(120)))
-            .pass(account: account, isInterrupted: { false })
+            .pass(account: account, lease: nil, isInterrupted: { false })
         #expect(first.outcome == .completed)
         // With an offset cursor the scan serves as many entries as remain, but skips one
         // subscriber that never left for each one that left behind the cursor.
@@ -142,7 +158,7 @@ import TencentSimulator
         let h = try await harness(listed: SimulatorHarness.names("u", 0..<500), stored: SimulatorHarness.names("x", 0..<5))
         h.simulator.inject(.httpStatus(502), times: 1000, on: .getSubscriberInfo)
         let before = try await h.newestSequence()
-        let report = await h.reconciler(client: h.client(maxAttempts: 3)).pass(account: account, isInterrupted: { false })
+        let report = await h.reconciler(client: h.client(maxAttempts: 3)).pass(account: account, lease: nil, isInterrupted: { false })
         #expect(report.outcome == .failed)
         #expect(report.reason?.contains("502") == true)
         #expect(try await h.subscribed(account) == Set(SimulatorHarness.names("x", 0..<5)))
@@ -168,7 +184,7 @@ import TencentSimulator
         h.simulator.inject(.errorCode(60007, info: "too fast"), times: 1)
         h.simulator.inject(.truncated, times: 1)
         // Five faults in a row on the first page, then clean pages: six attempts ride it out.
-        let report = await h.reconciler(client: h.client(maxAttempts: 6)).pass(account: account, isInterrupted: { false })
+        let report = await h.reconciler(client: h.client(maxAttempts: 6)).pass(account: account, lease: nil, isInterrupted: { false })
         #expect(report.outcome == .completed)
         #expect(report.added == 450)
         #expect(h.simulator.pendingFaults == 0)

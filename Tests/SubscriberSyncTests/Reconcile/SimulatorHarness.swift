@@ -48,7 +48,7 @@ final class SimulatorHarness: Sendable {
     }
 
     func pass(_ account: String, removalGuard: RemovalGuard = RemovalGuard(), interrupted: @escaping @Sendable () -> Bool = { false }) async -> ReconcileReport {
-        await reconciler(removalGuard: removalGuard).pass(account: account, isInterrupted: interrupted)
+        await reconciler(removalGuard: removalGuard).pass(account: account, lease: nil, isInterrupted: interrupted)
     }
 
     /// A callback as the webhook path applies it.

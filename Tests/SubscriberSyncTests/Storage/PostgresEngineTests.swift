@@ -280,6 +280,29 @@ import Testing
         }
     }
 
+    /// Taking the reconciler's lease fails, without waiting, while a write of the holder's pass
+    /// runs (holding the fence's shared lock after its check), so no other pass can begin before
+    /// that write commits; once it has, the expired lease is taken.
+    @Test func theReconcileLeaseIsNotTakenWhileAWriteOfThePassRuns() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let clock = FakeClock()
+        let storage = PostgresStorage(location: location, sdkAppID: "1400000000", clock: clock, logger: TestPostgres.logger, maximumConnections: 2,
+                                      callbackPatience: .seconds(60))
+        try await storage.open()
+        let first = try #require(try await storage.acquireReconcileLease(holder: "a", durationMilliseconds: 30_000, dueAfterMilliseconds: nil))
+        clock.advance(milliseconds: 30_001)
+        try await TestPostgres.connect(to: location) { write in
+            _ = try await write.query("BEGIN", logger: TestPostgres.logger).collect()
+            try await PostgresReconcileFence.check(first, on: write, logger: TestPostgres.logger)
+            #expect(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: nil) == nil,
+                    "the pass is writing")
+            _ = try await write.query("COMMIT", logger: TestPostgres.logger).collect()
+        }
+        let taken = try #require(try await storage.acquireReconcileLease(holder: "b", durationMilliseconds: 30_000, dueAfterMilliseconds: nil))
+        #expect(taken.epoch > first.epoch)
+        await storage.close()
+    }
+
     /// A store on `location`, open, whose callbacks wait as long as a slow test machine needs.
     private static func open(_ location: PostgresLocation, connections: Int) async throws -> PostgresStorage {
         let storage = PostgresStorage(location: location, sdkAppID: "1400000000", logger: TestPostgres.logger, maximumConnections: connections,

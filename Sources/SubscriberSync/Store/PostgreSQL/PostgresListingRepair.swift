@@ -25,7 +25,7 @@ struct PostgresListingRepair {
         var total = 0
         while true {
             let (updated, last) = try await pool.client().withTransaction(logger: logger) { [rules, clock, after, logger] connection -> (Int, String?) in
-                try await Self.checkLease(pass.lease, on: connection, logger: logger)
+                try await PostgresReconcileFence.check(pass.lease, on: connection, logger: logger)
                 let rows = try await connection.query("""
                     SELECT l.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
                            l.version, l.subscribe_time, l.msg_flag, l.custom_string, l.last_send_msg_time
@@ -113,7 +113,7 @@ struct PostgresListingRepair {
         var added = 0
         while true {
             let (count, upto) = try await pool.client().withTransaction(logger: logger) { [rules, clock, after, logger] connection -> (Int, String?) in
-                try await Self.checkLease(pass.lease, on: connection, logger: logger)
+                try await PostgresReconcileFence.check(pass.lease, on: connection, logger: logger)
                 try await rules.lockAndRemember(pass.account, seenAt: pass.startedAt, exclusive: false, on: connection)
                 var upto: String?
                 for try await subscriber in try await connection.query("""
@@ -157,7 +157,7 @@ struct PostgresListingRepair {
     /// consecutive complete listings with an unchanged record (see `SQLiteListingRepair.markCandidates`).
     func markCandidates(pass: ListingPass) async throws -> RemovalCandidates {
         try await pool.client().withTransaction(logger: logger) { [logger] connection in
-            try await Self.checkLease(pass.lease, on: connection, logger: logger)
+            try await PostgresReconcileFence.check(pass.lease, on: connection, logger: logger)
             var previousScan: Int64 = -1
             for try await scan in try await connection.query("""
                 SELECT last_complete_scan FROM accounts WHERE account = \(pass.account)
@@ -201,7 +201,7 @@ struct PostgresListingRepair {
             let batch = Array(subscribers[start..<min(start + batchSize, subscribers.count)])
             start += batch.count
             removed += try await pool.client().withTransaction(logger: logger) { [rules, clock, logger] connection in
-                try await Self.checkLease(pass.lease, on: connection, logger: logger)
+                try await PostgresReconcileFence.check(pass.lease, on: connection, logger: logger)
                 try await rules.lockAndRemember(pass.account, seenAt: pass.startedAt, exclusive: false, on: connection)
                 let recordedAt = clock.nowMilliseconds()
                 var removed = 0
@@ -217,18 +217,5 @@ struct PostgresListingRepair {
             }
         }
         return removed
-    }
-
-    /// `FOR SHARE` holds the lease row until the transaction ends: a process taking the lease
-    /// meanwhile waits for this write, and the next one of this pass then finds the lease gone.
-    static func checkLease(_ lease: ReconcileLeaseGrant?, on connection: PostgresConnection, logger: Logger) async throws {
-        guard let lease else { return }
-        var held = false
-        for try await _ in try await connection.query("""
-            SELECT 1 FROM reconcile_lease WHERE id = 1 AND holder = \(lease.holder) AND epoch = \(lease.epoch) FOR SHARE
-            """, logger: logger).decode(Int32.self) {
-            held = true
-        }
-        if !held { throw ReconcileLeaseLost() }
     }
 }

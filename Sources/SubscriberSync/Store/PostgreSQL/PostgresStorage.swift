@@ -313,6 +313,7 @@ public final class PostgresStorage: SubscriberStorage {
     public func acquireReconcileLease(holder: String, durationMilliseconds: Int64, dueAfterMilliseconds: Int64?) async throws -> ReconcileLeaseGrant? {
         let now = clock.nowMilliseconds()
         return try await transaction { [logger] connection in
+            guard try await PostgresReconcileFence.exclude(on: connection, logger: logger) else { return nil }
             var epoch: Int64?
             for try await value in try await connection.query("""
                 UPDATE reconcile_lease SET epoch = epoch + 1, holder = \(holder), expires = \(now + durationMilliseconds), last_started = \(now)
@@ -346,6 +347,8 @@ public final class PostgresStorage: SubscriberStorage {
     public func beginPass(account: String, startedAt: Int64, lease: ReconcileLeaseGrant?) async throws -> ListingPass {
         let rules = self.rules
         return try await transaction("beginning a pass", within: Patience.repair) { [logger] connection in
+            // Before the cleanup below: a process that lost the lease must not end the new holder's pass.
+            try await PostgresReconcileFence.check(lease, on: connection, logger: logger)
             try await rules.lockAndRemember(account, seenAt: startedAt, exclusive: false, on: connection)
             var subscribed = 0
             for try await count in try await connection.query("""
@@ -421,7 +424,7 @@ public final class PostgresStorage: SubscriberStorage {
         try await transaction("finishing a pass", within: Patience.repair) { [logger] connection in
             // A failed pass records its failure whoever holds the lease; a complete one counts for
             // the two-listing rule only while it still runs under its lease.
-            if complete, let pass { try await PostgresListingRepair.checkLease(pass.lease, on: connection, logger: logger) }
+            if complete, let pass { try await PostgresReconcileFence.check(pass.lease, on: connection, logger: logger) }
             if let pass {
                 try await PostgresListing.drop(pass: pass.id, on: connection, logger: logger)
                 try await connection.query("UPDATE scans SET finished_at = \(finishedAt), outcome = \(outcome) WHERE id = \(pass.id)", logger: logger)

@@ -24,7 +24,7 @@ struct SQLiteListingRepair {
         var total = 0
         while true {
             let (updated, last) = try await database.write { [rules, clock, after, lease] db -> (Int, String?) in
-                try Self.checkLease(lease, in: db)
+                try SQLiteReconcileFence.check(lease, in: db)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT l.subscriber, s.requested_at, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time,
                            l.version, l.subscribe_time, l.msg_flag, l.custom_string, l.last_send_msg_time
@@ -114,7 +114,7 @@ struct SQLiteListingRepair {
         var added = 0
         while true {
             let (count, upto) = try await database.write { [clock, after, lease] db -> (Int, String?) in
-                try Self.checkLease(lease, in: db)
+                try SQLiteReconcileFence.check(lease, in: db)
                 let upto = try String.fetchOne(db, sql: "SELECT subscriber FROM temp.listing WHERE subscriber > ? ORDER BY subscriber LIMIT 1 OFFSET ?",
                                                arguments: [after, Self.bulkChunk - 1])
                 let arguments: StatementArguments = [
@@ -144,7 +144,7 @@ struct SQLiteListingRepair {
     /// about them in between) is the evidence this service accepts.
     func markCandidates(account: String, scan: Int64, scanStartedAt: Int64) async throws -> RemovalCandidates {
         try await database.write { [lease] db in
-            try Self.checkLease(lease, in: db)
+            try SQLiteReconcileFence.check(lease, in: db)
             let previousScan = try Int64.fetchOne(db, sql: "SELECT last_complete_scan FROM accounts WHERE account = ?", arguments: [account]) ?? -1
             let missing = try Row.fetchAll(db, sql: """
                 SELECT l.subscriber, l.version, c.misses, c.last_scan, c.version_seen
@@ -183,7 +183,7 @@ struct SQLiteListingRepair {
             let batch = Array(subscribers[start..<min(start + batchSize, subscribers.count)])
             start += batch.count
             removed += try await database.write { [rules, clock, lease] db in
-                try Self.checkLease(lease, in: db)
+                try SQLiteReconcileFence.check(lease, in: db)
                 let recordedAt = clock.nowMilliseconds()
                 var removed = 0
                 for subscriber in batch
@@ -196,13 +196,5 @@ struct SQLiteListingRepair {
             }
         }
         return removed
-    }
-
-    /// Writes serialise on SQLite, so a lease taken after this check waits for the transaction.
-    static func checkLease(_ lease: ReconcileLeaseGrant?, in db: Database) throws {
-        guard let lease else { return }
-        let held = try Int64.fetchOne(db, sql: "SELECT 1 FROM reconcile_lease WHERE id = 1 AND holder = ? AND epoch = ?",
-                                      arguments: [lease.holder, lease.epoch])
-        if held == nil { throw ReconcileLeaseLost() }
     }
 }

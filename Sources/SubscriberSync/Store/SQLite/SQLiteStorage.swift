@@ -284,6 +284,7 @@ public final class SQLiteStorage: SubscriberStorage {
     public func beginPass(account: String, startedAt: Int64, lease: ReconcileLeaseGrant?) async throws -> ListingPass {
         let rules = self.rules
         return try await database().write { db in
+            try SQLiteReconcileFence.check(lease, in: db)
             try rules.rememberAccount(account, seenAt: startedAt, in: db)
             let subscribed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscribers WHERE account = ? AND subscribed = 1",
                                               arguments: [account]) ?? 0
@@ -320,7 +321,7 @@ public final class SQLiteStorage: SubscriberStorage {
         try await database().write { db in
             // A failed pass records its failure whoever holds the lease; a complete one counts for
             // the two-listing rule only while it still runs under its lease.
-            if complete, let pass { try SQLiteListingRepair.checkLease(pass.lease, in: db) }
+            if complete, let pass { try SQLiteReconcileFence.check(pass.lease, in: db) }
             if !keepListing || !complete {
                 try SQLiteListing.dropTable(in: db)
             }
