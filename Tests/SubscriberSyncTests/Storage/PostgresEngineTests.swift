@@ -33,6 +33,17 @@ import Testing
         try await storage.stage([TestStore.entry("a", account: account, requestedAt: 2_001)], in: next)
         try await storage.finishPass(next, at: 2_005, outcome: "completed", complete: true, events: [], keepListing: false)
         #expect(try await listingRows() == [other.id: 1])
+        // Pages staged for a pass after its scan was ended (a process that lost the lease while
+        // paused), whose process then died before its own finish: the next pass's start drops them.
+        let late = try await storage.beginPass(account: "@TOA#_late", startedAt: 2_006)
+        try await TestPostgres.connect(to: location) { connection in
+            try await connection.query("UPDATE scans SET finished_at = 2007, outcome = 'failed' WHERE id = \(late.id)", logger: TestPostgres.logger)
+        }
+        try await storage.stage([TestStore.entry("y", account: "@TOA#_late", requestedAt: 2_008)], in: late)
+        #expect(try await listingRows() == [other.id: 1, late.id: 1])
+        let afterLate = try await storage.beginPass(account: account, startedAt: 2_009)
+        #expect(try await listingRows() == [other.id: 1], "the finished pass's rows went; the unfinished pass's stay")
+        try await storage.finishPass(afterLate, at: 2_009, outcome: "failed", complete: false, events: [], keepListing: false)
         // The last pass with rows empties the table (by truncation).
         try await storage.finishPass(other, at: 2_010, outcome: "completed", complete: true, events: [], keepListing: false)
         #expect(try await listingRows() == [:])

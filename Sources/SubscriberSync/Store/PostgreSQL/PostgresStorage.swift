@@ -358,13 +358,17 @@ public final class PostgresStorage: SubscriberStorage {
             }
             // A pass whose process died left its listing behind (it outlives processes, unlike
             // SQLite's TEMP table). Passes never overlap (the reconciler lease), so an unfinished
-            // pass of this account is such a one: it failed, and its listing goes.
+            // pass of this account is such a one: it failed, and its listing goes. So do rows of
+            // any pass already finished: pages a process staged after it lost the lease (staging
+            // is not fenced) and then died before its own finish could drop them. Either way the
+            // table is empty here but for other accounts' unfinished passes.
             try await connection.query("""
                 WITH abandoned AS (
                     UPDATE scans SET finished_at = \(startedAt), outcome = 'failed'
                     WHERE account = \(account) AND finished_at IS NULL RETURNING id
                 )
-                DELETE FROM listing WHERE pass IN (SELECT id FROM abandoned)
+                DELETE FROM listing
+                WHERE pass IN (SELECT id FROM abandoned) OR pass IN (SELECT id FROM scans WHERE finished_at IS NOT NULL)
                 """, logger: logger)
             var id: Int64 = 0
             for try await value in try await connection.query("""
