@@ -86,6 +86,39 @@ import Testing
         #expect(try await store.storage.subscriptions(of: "a").sequence == renumbered && renumbered > newest)
     }
 
+    /// Many lookups at once (PostgreSQL answers those that arrive together in one statement):
+    /// each gets its own pair's answer, whatever else is asked beside it.
+    @Test(arguments: StorageEngine.allCases)
+    func concurrentLookupsEachGetTheirOwnAnswer(engine: StorageEngine) async throws {
+        let store = try await engine.makeStore()
+        try await store.subscribe(account, ["a", "b", "c"], at: 100)
+        try await store.unsubscribe(account, ["b"], at: 200)
+        try await store.subscribe("@TOA#_gone", ["a"], at: 100)
+        try await store.storage.apply(.accountDestroyed(account: "@TOA#_gone", at: 500))
+        let expected: [String: (held: Bool, subscribed: Bool)] = [
+            "\(account) a": (true, true), "\(account) b": (true, false), "\(account) c": (true, true), "\(account) z": (true, false),
+            "@TOA#_gone a": (false, false), "@TOA#_nobody a": (false, false),
+        ]
+        let pairs = (0..<400).map { index in Array(expected.keys.sorted())[index % expected.count] }
+        let answers = try await withThrowingTaskGroup(of: (String, SubscriptionLookup).self) { group in
+            for pair in pairs {
+                group.addTask {
+                    let parts = pair.split(separator: " ").map(String.init)
+                    return (pair, try await store.storage.subscription(account: parts[0], subscriber: parts[1]))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.count == pairs.count)
+        for (pair, answer) in answers {
+            let want = try #require(expected[pair])
+            #expect(answer.accountHeld == want.held && (answer.record != nil) == want.subscribed, "\(pair)")
+            if let record = answer.record {
+                #expect("\(record.account) \(record.subscriber)" == pair)
+            }
+        }
+    }
+
     @Test(arguments: StorageEngine.allCases)
     func aDestroyedAccountIsNotHeldUntilItIsCreatedAgain(engine: StorageEngine) async throws {
         let store = try await engine.makeStore()

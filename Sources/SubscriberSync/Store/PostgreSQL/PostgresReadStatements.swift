@@ -57,22 +57,29 @@ enum PostgresReadStatements {
     }
 
     /// One subscription: always one row, with NULLs for an account or subscriber not held.
-    struct Lookup: PostgresPreparedStatement {
-        static let name = "subscriber_sync_read_lookup"
+    /// Lookups of (account, subscriber) pairs, one row each; column 11 is the pair's position
+    /// (from 1) in the arrays.
+    struct Lookups: PostgresPreparedStatement {
+        static let name = "subscriber_sync_read_lookups"
         static let sql = """
             SELECT (SELECT numbered FROM emitter_state WHERE id = 1), a.destroyed_at, a.created_at,
-                   s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, a.account
-            FROM (SELECT 1) one
-            LEFT JOIN accounts a ON a.account = $1
-            LEFT JOIN subscribers s ON s.account = $1 AND s.subscriber = $2 AND s.subscribed
+                   s.subscriber, s.subscribe_time, s.msg_flag, s.custom_string, s.last_send_msg_time, s.since, s.origin, a.account, q.i
+            FROM unnest($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS q(account, subscriber, i)
+            LEFT JOIN accounts a ON a.account = q.account
+            LEFT JOIN subscribers s ON s.account = q.account AND s.subscriber = q.subscriber AND s.subscribed
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .text]
-        typealias Row = PostgresSubscriberReads.Row
+        static let bindingDataTypes: [PostgresDataType] = [.textArray, .textArray]
+        typealias Row = (Int64, Int64?, Int64?, String?, Int64?, String?, String?, Int64?, Int64?, String?, String?, Int64)
 
-        let account: String
-        let subscriber: String
+        let accounts: [String]
+        let subscribers: [String]
 
-        func makeBindings() throws -> PostgresBindings { .texts(account, subscriber) }
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(accounts)
+            bindings.append(subscribers)
+            return bindings
+        }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }

@@ -19,6 +19,7 @@ public final class PostgresStorage: SubscriberStorage {
     private let migrated = Mutex(false)
     /// Passes of this process whose listing has been deduplicated (see `PostgresListing`).
     private let deduplicated = Mutex<Set<Int64>>([])
+    private let lookups = PostgresLookupBatches()
 
     /// How long a callback's commit may wait before it fails (and the callback gets its 503).
     let callbackPatience: Duration
@@ -496,8 +497,10 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func subscription(account: String, subscriber: String) async throws -> SubscriptionLookup {
-        try await read("reading a subscription") { [logger] connection in
-            try await PostgresSubscriberReads.lookup(account: account, subscriber: subscriber, on: connection, logger: logger)
+        try await lookups.lookup(.init(account: account, subscriber: subscriber)) { [self] pairs in
+            try await read("reading subscriptions") { [logger] connection in
+                try await PostgresSubscriberReads.lookups(pairs, on: connection, logger: logger)
+            }
         }
     }
 

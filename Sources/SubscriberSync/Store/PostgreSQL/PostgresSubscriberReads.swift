@@ -85,16 +85,19 @@ enum PostgresSubscriberReads {
         return count
     }
 
-    static func lookup(account: String, subscriber: String, on connection: PostgresConnection, logger: Logger) async throws -> SubscriptionLookup {
-        let rows = try await PostgresReadStatements.execute(PostgresReadStatements.Lookup(account: account, subscriber: subscriber), on: connection,
-                                                             logger: logger)
-        var lookup = SubscriptionLookup(sequence: 0, accountHeld: false, record: nil)
+    /// One answer per pair, in the pairs' order, all from one statement.
+    static func lookups(_ pairs: [PostgresLookupBatches.Pair], on connection: PostgresConnection, logger: Logger) async throws -> [SubscriptionLookup] {
+        let rows = try await PostgresReadStatements.execute(
+            PostgresReadStatements.Lookups(accounts: pairs.map(\.account), subscribers: pairs.map(\.subscriber)), on: connection, logger: logger)
+        var lookups = Array(repeating: SubscriptionLookup(sequence: 0, accountHeld: false, record: nil), count: pairs.count)
         for try await row in rows {
-            lookup.sequence = row.0
-            lookup.accountHeld = row.10 != nil && AccountRecord(account: account, destroyedAt: row.1, createdAt: row.2).isLive
-            lookup.record = lookup.accountHeld ? record(row, account: account) : nil
+            guard let index = Int(exactly: row.11 - 1), lookups.indices.contains(index) else { throw PostgresDecodingError.Code.failure }
+            let account = pairs[index].account
+            let held = row.10 != nil && AccountRecord(account: account, destroyedAt: row.1, createdAt: row.2).isLive
+            let cells: Row = (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10)
+            lookups[index] = SubscriptionLookup(sequence: row.0, accountHeld: held, record: held ? record(cells, account: account) : nil)
         }
-        return lookup
+        return lookups
     }
 
     static func subscriptions(of subscriber: String, on connection: PostgresConnection, logger: Logger) async throws -> SubscriptionList {

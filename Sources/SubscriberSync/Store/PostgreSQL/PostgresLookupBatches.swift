@@ -1,0 +1,72 @@
+import Synchronization
+
+/// Point lookups that arrive together share one statement, as callbacks share a commit.
+///
+/// Alone, a lookup cost the service about 280 µs of CPU and the server 177 µs (a pool lease, a
+/// deadline's timer, a round trip with its thread hops, and the statement's own overhead), for
+/// an index probe of a few microseconds. Under load, lookups queue while a batch runs and go
+/// together in the next: each still gets the answer of one statement, so one snapshot, as the
+/// `SubscriberReads` contract asks.
+final class PostgresLookupBatches: Sendable {
+    struct Pair: Sendable {
+        var account: String
+        var subscriber: String
+    }
+
+    private struct Waiting {
+        var pair: Pair
+        var continuation: CheckedContinuation<SubscriptionLookup, any Error>
+    }
+
+    /// Batches in flight at once (measured at 64 connections on 2 cores: one or two alike, four
+    /// 15% slower); a second keeps lookups moving past a slow batch.
+    private let maxInFlight: Int
+    /// Pairs per statement.
+    private let maxBatch: Int
+    private let state = Mutex<(waiting: [Waiting], inFlight: Int)>(([], 0))
+
+    init(maxInFlight: Int = 2, maxBatch: Int = 256) {
+        self.maxInFlight = maxInFlight
+        self.maxBatch = maxBatch
+    }
+
+    /// The lookup of one pair, made by `run` together with whatever others are waiting. `run`
+    /// answers a batch in the order of its pairs; its error is every waiting lookup's.
+    func lookup(_ pair: Pair, run: @escaping @Sendable ([Pair]) async throws -> [SubscriptionLookup]) async throws -> SubscriptionLookup {
+        try await withCheckedThrowingContinuation { continuation in
+            let leads = state.withLock { state -> Bool in
+                state.waiting.append(Waiting(pair: pair, continuation: continuation))
+                guard state.inFlight < maxInFlight else { return false }
+                state.inFlight += 1
+                return true
+            }
+            if leads { Task { await drain(run) } }
+        }
+    }
+
+    /// Runs batches until nobody waits.
+    private func drain(_ run: @Sendable ([Pair]) async throws -> [SubscriptionLookup]) async {
+        while true {
+            let batch = state.withLock { state -> [Waiting] in
+                let batch = Array(state.waiting.prefix(maxBatch))
+                state.waiting.removeFirst(batch.count)
+                if batch.isEmpty { state.inFlight -= 1 }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                let answers = try await run(batch.map(\.pair))
+                guard answers.count == batch.count else { throw BatchMismatch(asked: batch.count, answered: answers.count) }
+                for (waiting, answer) in zip(batch, answers) { waiting.continuation.resume(returning: answer) }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private struct BatchMismatch: Error, CustomStringConvertible {
+        var asked: Int
+        var answered: Int
+        var description: String { "a batch of \(asked) lookups got \(answered) answers" }
+    }
+}
