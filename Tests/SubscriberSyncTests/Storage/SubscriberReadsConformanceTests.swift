@@ -99,6 +99,7 @@ import Testing
             "\(account) a": (true, true), "\(account) b": (true, false), "\(account) c": (true, true), "\(account) z": (true, false),
             "@TOA#_gone a": (false, false), "@TOA#_nobody a": (false, false),
         ]
+        let newest = try await numberAll(store)
         let pairs = (0..<400).map { index in Array(expected.keys.sorted())[index % expected.count] }
         let answers = try await withThrowingTaskGroup(of: (String, SubscriptionLookup).self) { group in
             for pair in pairs {
@@ -113,6 +114,7 @@ import Testing
         for (pair, answer) in answers {
             let want = try #require(expected[pair])
             #expect(answer.accountHeld == want.held && (answer.record != nil) == want.subscribed, "\(pair)")
+            if answer.accountHeld { #expect(answer.sequence == newest, "\(pair)") }
             if let record = answer.record {
                 #expect("\(record.account) \(record.subscriber)" == pair)
             }

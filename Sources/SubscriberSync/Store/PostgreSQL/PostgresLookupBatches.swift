@@ -26,6 +26,7 @@ final class PostgresLookupBatches: Sendable {
     private let state = Mutex<(waiting: [Waiting], inFlight: Int)>(([], 0))
 
     init(maxInFlight: Int = 2, maxBatch: Int = 256) {
+        precondition(maxInFlight > 0 && maxBatch > 0)
         self.maxInFlight = maxInFlight
         self.maxBatch = maxBatch
     }
@@ -48,10 +49,13 @@ final class PostgresLookupBatches: Sendable {
     private func drain(_ run: @Sendable ([Pair]) async throws -> [SubscriptionLookup]) async {
         while true {
             let batch = state.withLock { state -> [Waiting] in
-                let batch = Array(state.waiting.prefix(maxBatch))
-                state.waiting.removeFirst(batch.count)
-                if batch.isEmpty { state.inFlight -= 1 }
-                return batch
+                guard state.waiting.count > maxBatch else {
+                    if state.waiting.isEmpty { state.inFlight -= 1 }
+                    defer { state.waiting = [] }
+                    return state.waiting
+                }
+                defer { state.waiting.removeFirst(maxBatch) }
+                return Array(state.waiting.prefix(maxBatch))
             }
             guard !batch.isEmpty else { return }
             do {
@@ -59,10 +63,20 @@ final class PostgresLookupBatches: Sendable {
                 guard answers.count == batch.count else { throw BatchMismatch(asked: batch.count, answered: answers.count) }
                 for (waiting, answer) in zip(batch, answers) { waiting.continuation.resume(returning: answer) }
             } catch {
-                for waiting in batch { waiting.continuation.resume(throwing: error) }
+                // A failed batch means trouble with the database (a batch of valid IDs cannot be
+                // refused for one of them): those queued meanwhile fail with it rather than each
+                // waiting out another deadline, so an outage answers every lookup within one.
+                let queued = state.withLock { state in
+                    defer { state.waiting = [] }
+                    return state.waiting
+                }
+                for waiting in batch + queued { waiting.continuation.resume(throwing: error) }
             }
         }
     }
+
+    /// Lookups waiting for a batch (for tests).
+    var queued: Int { state.withLock { $0.waiting.count } }
 
     private struct BatchMismatch: Error, CustomStringConvertible {
         var asked: Int

@@ -90,13 +90,19 @@ enum PostgresSubscriberReads {
         let rows = try await PostgresReadStatements.execute(
             PostgresReadStatements.Lookups(accounts: pairs.map(\.account), subscribers: pairs.map(\.subscriber)), on: connection, logger: logger)
         var lookups = Array(repeating: SubscriptionLookup(sequence: 0, accountHeld: false, record: nil), count: pairs.count)
+        var answered = Array(repeating: false, count: pairs.count)
         for try await row in rows {
-            guard let index = Int(exactly: row.11 - 1), lookups.indices.contains(index) else { throw PostgresDecodingError.Code.failure }
+            // One row per pair (left joins on primary keys); anything else must not become an answer.
+            guard let index = Int(exactly: row.11 - 1), answered.indices.contains(index), !answered[index] else {
+                throw PostgresDecodingError.Code.failure
+            }
+            answered[index] = true
             let account = pairs[index].account
             let held = row.10 != nil && AccountRecord(account: account, destroyedAt: row.1, createdAt: row.2).isLive
             let cells: Row = (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10)
             lookups[index] = SubscriptionLookup(sequence: row.0, accountHeld: held, record: held ? record(cells, account: account) : nil)
         }
+        guard !answered.contains(false) else { throw PostgresDecodingError.Code.failure }
         return lookups
     }
 
