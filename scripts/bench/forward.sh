@@ -58,8 +58,7 @@ swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
 . scripts/bench/scratch.sh forward-bench
 require_free_ports "$TARGET_PORT" "$PLAIN_PORT" "$FORWARD_PORT" "$CONCURRENT_PORT" "$PIPELINED_PORT"
-fstype=$(stat -f -c %T "$tmp")
-[ "$fstype" != tmpfs ] && [ "$fstype" != ramfs ] || problem "$tmp is on $fstype: syncs are free there (set BENCH_TMPDIR)"
+require_real_disk
 
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 request_time=$(date +%s)

@@ -52,11 +52,7 @@ swift build -c release --scratch-path .build-release --product ack-baseline >&2
 
 # --- scratch directory and cleanup ---------------------------------------------------------------
 . scripts/bench/scratch.sh ingest-bench
-fstype=$(stat -f -c %T "$tmp")
-
-if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
-  problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
-fi
+require_real_disk
 require_free_ports "$BARE_PORT" "$DURABLE_PORT"
 
 # Signing, wait_for, field and the CPU accounting.

@@ -68,10 +68,7 @@ swift build -c release --scratch-path .build-release --product subscriber-sync >
 
 # --- scratch directory, stores and cleanup ------------------------------------------------------
 . scripts/bench/scratch.sh retention-bench
-fstype=$(stat -f -c %T "$tmp")
-if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
-  problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
-fi
+require_real_disk
 require_free_ports "$KEEP_PORT" "$PRUNE_PORT"
 
 pg_admin() { $sudo runuser -u postgres -- psql -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" "$@"; }

@@ -1,7 +1,8 @@
 # Sourced by the benchmark scripts: a scratch directory `tmp` (under BENCH_TMPDIR, else TMPDIR,
 # else /tmp) named after $1, the processes in `pids` stopped and the directory removed at exit
-# (kept with KEEP_TMP=1), `problem` to record a failed sanity check in `problems`, and
-# `require_free_ports` to stop before starting servers on ports that are taken.
+# (kept with KEEP_TMP=1), `problem` to record a failed sanity check in `problems`,
+# `require_free_ports` to stop before starting servers on ports that are taken, `fstype` (the
+# scratch directory's file system) and `require_real_disk` for the scripts that measure syncs.
 tmp=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/$1.XXXXXX")
 pids=()
 cleanup() {
@@ -25,4 +26,11 @@ require_free_ports() {  # PORT...
       exit 1
     fi
   done
+}
+fstype=$(stat -f -c %T "$tmp")
+# Syncs cost nothing on a memory file system: durable figures measured there mean nothing.
+require_real_disk() {
+  if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
+    problem "$tmp is on $fstype: syncs cost nothing there, so the durable figures are meaningless (set BENCH_TMPDIR)"
+  fi
 }
