@@ -5,6 +5,12 @@ import Synchronization
 /// Logs a run of failures of one kind without flooding the log, which in a full-disk outage is
 /// often written to the same full disk: the first failure in full, then at most one summary line
 /// per interval with the count, and one line when the first success ends the run.
+///
+/// A store on a nearly full disk can flap: a commit that fits in space already allocated (a WAL
+/// that is reused after a checkpoint) succeeds between failures. So a run that starts again within
+/// an interval of the last line is a relapse: it is not logged in full but counted, and reported by
+/// the next summary line, or by its recovery line once an interval has passed since the last line.
+/// However often the store flaps, a kind logs at most three lines per interval.
 public final class FailureLog: Sendable {
     /// Builds the summary line from the count since the last line, the seconds it covers and the
     /// latest reason, e.g. "refused 7,712 callbacks in the last 10 s: database or disk is full".
@@ -13,9 +19,16 @@ public final class FailureLog: Sendable {
     private struct Run {
         var startedAt: Int64
         var total = 1
-        var sinceLastLine = 0
-        var lastLineAt: Int64
+        var sinceLastLine: Int
         var latestReason: String
+        /// Started within an interval of the last line, and not logged yet.
+        var isRelapse: Bool
+    }
+
+    private struct State {
+        /// The failures since the run started; kept after a success while its recovery line waits.
+        var run: Run?
+        var lastLineAt: Int64?
     }
 
     private let logger: Logger
@@ -24,7 +37,7 @@ public final class FailureLog: Sendable {
     private let summary: Summary
     private let recovered: String
     private let counter: Counter?
-    private let run = Mutex<Run?>(nil)
+    private let state = Mutex(State())
     /// Read on every success (every callback): a load, not a lock, while nothing fails.
     private let failing = Atomic<Bool>(false)
 
@@ -46,33 +59,44 @@ public final class FailureLog: Sendable {
                        level: Logger.Level = .error) {
         counter?.increment()
         let now = clock.nowMilliseconds()
-        let line: (String, Logger.Metadata)? = run.withLock { run in
-            guard var current = run else {
-                run = Run(startedAt: now, lastLineAt: now, latestReason: reason())
-                failing.store(true, ordering: .relaxed)
+        let line: (String, Logger.Metadata)? = state.withLock { state in
+            failing.store(true, ordering: .relaxed)
+            let lineIsDue = state.lastLineAt.map { now - $0 >= intervalMilliseconds } ?? true
+            guard var run = state.run else {
+                state.run = Run(startedAt: now, sinceLastLine: lineIsDue ? 0 : 1, latestReason: reason(), isRelapse: !lineIsDue)
+                guard lineIsDue else { return nil }
+                state.lastLineAt = now
                 var metadata = metadata()
                 metadata["reason"] = "\(reason())"
                 return (message(), metadata)
             }
-            current.total += 1
-            current.sinceLastLine += 1
-            current.latestReason = reason()
-            defer { run = current }
-            guard now - current.lastLineAt >= intervalMilliseconds else { return nil }
-            let text = summary(current.sinceLastLine, (now - current.lastLineAt + 500) / 1000, current.latestReason)
-            current.sinceLastLine = 0
-            current.lastLineAt = now
+            run.total += 1
+            run.sinceLastLine += 1
+            run.latestReason = reason()
+            defer { state.run = run }
+            guard lineIsDue, let lastLineAt = state.lastLineAt else { return nil }
+            let text = summary(run.sinceLastLine, (now - lastLineAt + 500) / 1000, run.latestReason)
+            run.sinceLastLine = 0
+            run.isRelapse = false
+            state.lastLineAt = now
             return (text, [:])
         }
         if let (text, metadata) = line { logger.log(level: level, "\(text)", metadata: metadata) }
     }
 
-    /// A success: ends a run of failures, if one is going on, with one line.
+    /// A success: ends a run of failures, if one is going on, with one line; a relapse's line
+    /// waits until an interval has passed since the last line.
     public func succeeded() {
         guard failing.load(ordering: .relaxed) else { return }
         let now = clock.nowMilliseconds()
-        guard let ended = run.withLock({ run -> Run? in
-            defer { run = nil }
+        guard let ended = state.withLock({ state -> Run? in
+            guard let run = state.run else {
+                failing.store(false, ordering: .relaxed)
+                return nil
+            }
+            if run.isRelapse, let lastLineAt = state.lastLineAt, now - lastLineAt < intervalMilliseconds { return nil }
+            state.run = nil
+            state.lastLineAt = now
             failing.store(false, ordering: .relaxed)
             return run
         }) else { return }

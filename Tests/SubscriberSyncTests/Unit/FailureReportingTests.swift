@@ -27,8 +27,64 @@ import Testing
         failures.succeeded()
         #expect(log.all.last == "notice back")
         failures.succeeded()
+        clock.advance(milliseconds: 10_000)
         failures.failed("could not commit", reason: "again")
-        #expect(log.all.count == 4 && log.all.last == "error could not commit", "a new run starts in full")
+        #expect(log.all.count == 4 && log.all.last == "error could not commit", "a new run an interval later starts in full")
+    }
+
+    /// A store on a nearly full disk commits now and then between failures (a reused WAL).
+    @Test func aFlappingStoreLogsAtMostThreeLinesPerInterval() {
+        let log = CapturedLog()
+        let clock = FakeClock()
+        let failures = failureLog(log, clock: clock)
+        var lineTimes: [Int64] = []
+        // 60 s of alternating runs: 3 failures, 1 success, every 100 ms.
+        for step in 0..<600 {
+            let before = log.all.count
+            if step % 4 == 3 {
+                failures.succeeded()
+            } else {
+                failures.failed("could not commit", reason: "full")
+            }
+            if log.all.count > before { lineTimes.append(clock.nowMilliseconds()) }
+            clock.advance(milliseconds: 100)
+        }
+        #expect(log.all.first == "error could not commit")
+        #expect(log.all.filter { $0 == "error could not commit" }.count == 1, "relapses are not logged in full: \(log.all)")
+        for (index, time) in lineTimes.enumerated() {
+            let inWindow = lineTimes[index...].prefix { $0 < time + 10_000 }
+            #expect(inWindow.count <= 3, "lines at \(lineTimes)")
+        }
+        // The last run is a relapse; its recovery waits for the interval since the last line.
+        clock.advance(milliseconds: 10_000)
+        failures.succeeded()
+        #expect(log.all.last == "notice back")
+        let linesAfter = log.all.count
+        failures.succeeded()
+        #expect(log.all.count == linesAfter, "a success after the recovery logs nothing")
+    }
+
+    @Test func aRelapseIsCountedByTheNextSummary() {
+        let log = CapturedLog()
+        let clock = FakeClock()
+        let failures = failureLog(log, clock: clock)
+        failures.failed("could not commit", reason: "full")
+        clock.advance(milliseconds: 2_000)
+        failures.succeeded()
+        #expect(log.all == ["error could not commit", "notice back"])
+        for _ in 0..<3 {
+            clock.advance(milliseconds: 100)
+            failures.failed("could not commit", reason: "full")
+        }
+        failures.succeeded()
+        #expect(log.all.count == 2, "a relapse within the interval logs nothing yet: \(log.all)")
+        clock.advance(milliseconds: 100)
+        failures.failed("could not commit", reason: "still full")
+        clock.advance(milliseconds: 9_600)
+        failures.failed("could not commit", reason: "still full")
+        #expect(log.all.last == "error refused 5 callbacks in the last 10 s: still full")
+        failures.succeeded()
+        #expect(log.all.last == "notice back", "the relapse was reported: its recovery is logged at once")
     }
 
     @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (7_712, "7,712"), (1_234_567, "1,234,567")])
