@@ -48,11 +48,17 @@ import Testing
         return task
     }
 
+    /// Starts the lookup of "1" and waits until its batch runs (held by the statement's gate).
+    func startFirst(on batches: PostgresLookupBatches, statement: Statement) async throws -> Task<SubscriptionLookup, any Error> {
+        let first = Task { try await batches.lookup(Pair(account: "@TOA#_a", subscriber: "1")) { try await statement.run($0) } }
+        try #require(await waitUntil(timeout: .seconds(30), interval: .milliseconds(2)) { statement.batches.withLock { $0.count } == 1 })
+        return first
+    }
+
     @Test func lookupsQueuedDuringABatchGoTogetherAndEachGetsItsOwnAnswer() async throws {
         let batches = PostgresLookupBatches(maxInFlight: 1, maxBatch: 3)
         let statement = Statement()
-        let first = Task { try await batches.lookup(Pair(account: "@TOA#_a", subscriber: "1")) { try await statement.run($0) } }
-        try #require(await waitUntil(timeout: .seconds(30), interval: .milliseconds(2)) { statement.batches.withLock { $0.count } == 1 })
+        let first = try await startFirst(on: batches, statement: statement)
         var rest: [Task<SubscriptionLookup, any Error>] = []
         for n in 2...6 { rest.append(try await start(String(n), on: batches, statement: statement, queued: n - 1)) }
         statement.open.yield()
@@ -62,11 +68,32 @@ import Testing
         #expect(batches.queued == 0)
     }
 
+    @Test(.timeLimit(.minutes(1))) func aLookupCancelledWhileQueuedLeavesTheQueueAndTakesNoPlaceInABatch() async throws {
+        let batches = PostgresLookupBatches(maxInFlight: 1, maxBatch: 3)
+        let statement = Statement()
+        let first = try await startFirst(on: batches, statement: statement)
+        var queued: [Task<SubscriptionLookup, any Error>] = []
+        for n in 2...4 { queued.append(try await start(String(n), on: batches, statement: statement, queued: n - 1)) }
+        queued[1].cancel()
+        await #expect(throws: CancellationError.self) { try await queued[1].value }
+        #expect(batches.queued == 2)
+        statement.open.yield()
+        #expect(try await first.value.sequence == 1)
+        #expect(try await queued[0].value.sequence == 2)
+        #expect(try await queued[2].value.sequence == 4)
+        #expect(statement.batches.withLock { $0 } == [["1"], ["2", "4"]])
+        let cancelledBeforeItStarts = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await batches.lookup(Pair(account: "@TOA#_a", subscriber: "5")) { try await statement.run($0) }
+        }
+        await #expect(throws: CancellationError.self) { try await cancelledBeforeItStarts.value }
+        #expect(batches.queued == 0 && statement.batches.withLock { $0.count } == 2)
+    }
+
     @Test func aFailedBatchFailsItsLookupsAndThoseQueuedThenLookupsWorkAgain() async throws {
         let batches = PostgresLookupBatches(maxInFlight: 1, maxBatch: 3)
         let statement = Statement(failFirst: true)
-        let first = Task { try await batches.lookup(Pair(account: "@TOA#_a", subscriber: "1")) { try await statement.run($0) } }
-        try #require(await waitUntil(timeout: .seconds(30), interval: .milliseconds(2)) { statement.batches.withLock { $0.count } == 1 })
+        let first = try await startFirst(on: batches, statement: statement)
         var queued: [Task<SubscriptionLookup, any Error>] = []
         for n in 2...5 { queued.append(try await start(String(n), on: batches, statement: statement, queued: n - 1)) }
         statement.open.yield()

@@ -14,8 +14,15 @@ final class PostgresLookupBatches: Sendable {
     }
 
     private struct Waiting {
+        var id: UInt64
         var pair: Pair
         var continuation: CheckedContinuation<SubscriptionLookup, any Error>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var inFlight = 0
+        var nextID: UInt64 = 0
     }
 
     /// Batches in flight at once (measured at 64 connections on 2 cores: one or two alike, four
@@ -23,7 +30,7 @@ final class PostgresLookupBatches: Sendable {
     private let maxInFlight: Int
     /// Pairs per statement.
     private let maxBatch: Int
-    private let state = Mutex<(waiting: [Waiting], inFlight: Int)>(([], 0))
+    private let state = Mutex(State())
 
     init(maxInFlight: Int = 2, maxBatch: Int = 256) {
         precondition(maxInFlight > 0 && maxBatch > 0)
@@ -32,16 +39,37 @@ final class PostgresLookupBatches: Sendable {
     }
 
     /// The lookup of one pair, made by `run` together with whatever others are waiting. `run`
-    /// answers a batch in the order of its pairs; its error is every waiting lookup's.
+    /// answers a batch in the order of its pairs; its error is every waiting lookup's. A lookup
+    /// cancelled while it waits leaves the queue at once (its client is gone), so it takes no
+    /// place in a batch; once its batch runs, it gets that batch's answer.
     func lookup(_ pair: Pair, run: @escaping @Sendable ([Pair]) async throws -> [SubscriptionLookup]) async throws -> SubscriptionLookup {
-        try await withCheckedThrowingContinuation { continuation in
-            let leads = state.withLock { state -> Bool in
-                state.waiting.append(Waiting(pair: pair, continuation: continuation))
-                guard state.inFlight < maxInFlight else { return false }
-                state.inFlight += 1
-                return true
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let leads = state.withLock { state -> Bool? in
+                    // Checked under the lock the handler takes: either it already ran (and the
+                    // task shows cancelled here) or it will find this lookup queued.
+                    guard !Task.isCancelled else { return nil }
+                    state.waiting.append(Waiting(id: id, pair: pair, continuation: continuation))
+                    guard state.inFlight < maxInFlight else { return false }
+                    state.inFlight += 1
+                    return true
+                }
+                switch leads {
+                case nil: continuation.resume(throwing: CancellationError())
+                case true?: Task { await drain(run) }
+                case false?: break
+                }
             }
-            if leads { Task { await drain(run) } }
+        } onCancel: {
+            let removed = state.withLock { state -> Waiting? in
+                guard let index = state.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiting.remove(at: index)
+            }
+            removed?.continuation.resume(throwing: CancellationError())
         }
     }
 
