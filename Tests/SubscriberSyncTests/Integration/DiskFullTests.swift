@@ -97,11 +97,13 @@ struct IntegrationDiskFullTests {
         #expect(try await callbacks.get("/healthz").status == 200, "the process is alive")
         #expect(!readyAfterARefusal.isEmpty && readyAfterARefusal.allSatisfy { $0 == 503 }, "readyz while refusing: \(readyAfterARefusal)")
 
-        // The log: a few lines per 10 s, not one or two per refused callback.
+        // The log: a few lines per 10 s per kind of failure (at most three each, should the store
+        // flap), not one or two per refused callback. The emitter's failures are a second kind.
         let stderr = service.stderrText()
         let newLines = stderr.split(separator: "\n").count - linesBefore
-        #expect(newLines <= 4 * (fullSeconds / 10 + 1), "\(newLines) lines for \(refusedWhileFull) refused callbacks:\n\(stderr)")
+        #expect(newLines <= 6 * (fullSeconds / 10 + 1), "\(newLines) lines for \(refusedWhileFull) refused callbacks:\n\(stderr)")
         let failureLines = Self.commitFailureLines(stderr)
+        #expect(failureLines.count <= 3 * (fullSeconds / 10 + 1), "\(failureLines.count) lines about callback commits:\n\(stderr)")
         #expect(failureLines.contains { $0.contains("could not commit a callback") }, "\(stderr)")
         #expect(failureLines.contains { $0.contains("callbacks in the last 1") }, "the summary: \(stderr)")
 
@@ -109,7 +111,7 @@ struct IntegrationDiskFullTests {
         try await afterFreeing()
         #expect(try await waitUntil(timeout: .seconds(60), interval: .milliseconds(100)) { try await send() == 200 }, "statuses: \(statuses)")
         #expect(await waitUntil(timeout: .seconds(10)) { (try? await callbacks.get("/readyz").status) == 200 })
-        #expect(await waitUntil(timeout: .seconds(5)) { service.stderrText().contains("callbacks are committed again") })
+        #expect(await waitUntil(timeout: .seconds(20)) { service.stderrText().contains("callbacks are committed again") })
         #expect(Set(statuses.keys).isSubset(of: [200, 503]), "statuses: \(statuses)")
 
         let stored = Set(try await export().records().compactMap(\.subscriber))
@@ -131,7 +133,7 @@ struct IntegrationDiskFullTests {
             try await SmallFilesystem.with(kibibytes: 256, at: sandbox.path("evfs")) { filesystem in
                 let a = try await sandbox.startService(ServeConfiguration(events: "evfs/events-a.jsonl"), name: "a")
                 #expect(try await a.callbacks().subscribe(["first"], eventTime: Self.t0).isOK)
-                #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(a.eventsPath).count == 1 }, "A holds the lease")
+                #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(a.eventsPath).count == 1 }, "A holds the lease")
                 let b = try await sandbox.startService(ServeConfiguration(events: "events-b.jsonl"), name: "b")
                 #expect(await b.waitForStderr(containing: "another process holds the event emitter lease", timeout: .seconds(10)))
 
@@ -180,7 +182,7 @@ struct IntegrationDiskFullTests {
                 #expect(events.unique.map(\.sequence) == oneThrough(names.count))
                 #expect(events.mismatched.isEmpty)
                 #expect(Set(events.unique.compactMap(\.subject)) == Set(names))
-                #expect(await waitUntil(timeout: .seconds(5)) { service.stderrText().contains("events are written again") })
+                #expect(await waitUntil(timeout: .seconds(20)) { service.stderrText().contains("events are written again") })
                 #expect(try await callbacks.get("/readyz").status == 200)
             }
         }

@@ -13,7 +13,7 @@ struct IntegrationEmitterLeaseTests {
             let a = try await sandbox.startService(ServeConfiguration(events: "events-a.jsonl"), name: "a")
             // A proves it holds the lease by emitting its own callback.
             #expect(try await a.callbacks().subscribe(["from-a"], eventTime: Self.t0).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(a.eventsPath).count == 1 },
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(a.eventsPath).count == 1 },
                     "A did not emit its own callback")
 
             let b = try await sandbox.startService(ServeConfiguration(events: "events-b.jsonl"), name: "b")
@@ -23,7 +23,7 @@ struct IntegrationEmitterLeaseTests {
                 #expect(reply.isOK, "B did not acknowledge \(subscriber): \(reply)")
             }
             // They come out of A, the holder, and not out of B.
-            let viaA = await waitUntil(timeout: .seconds(5)) {
+            let viaA = await waitUntil(timeout: .seconds(20)) {
                 Set(EventFile.events(a.eventsPath).compactMap(\.subject)).isSuperset(of: ["b1", "b2", "b3"])
             }
             #expect(viaA, "B's callbacks did not appear in A's events file: \(EventFile.events(a.eventsPath))")

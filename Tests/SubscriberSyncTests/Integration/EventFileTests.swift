@@ -19,16 +19,16 @@ struct IntegrationEventFileTests {
             let rotated = path + ".1"
 
             #expect(try await callbacks.subscribe(["before-rotate"], eventTime: Self.t0).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(path).count == 1 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(path).count == 1 })
 
             // logrotate without `create`: rename, then the postrotate SIGHUP.
             #expect(rename(path, rotated) == 0)
             await service.send(signal: SIGHUP)
-            let recreated = await waitUntil(timeout: .seconds(5)) { FileManager.default.fileExists(atPath: path) }
+            let recreated = await waitUntil(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: path) }
             #expect(recreated, "no new file at PATH after SIGHUP")
 
             #expect(try await callbacks.subscribe(["after-rotate"], eventTime: Self.t0 + 1).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(path).count == 1 },
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(path).count == 1 },
                     "the new event did not land in the new file")
             #expect(service.isRunning, "SIGHUP stopped the service: \(service.exitDescription())")
             #expect(try await service.terminate() == .exited(0))
@@ -47,17 +47,17 @@ struct IntegrationEventFileTests {
             let callbacks = service.callbacks()
             let path = service.eventsPath
             #expect(try await callbacks.subscribe(["one"], eventTime: Self.t0).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(path).count == 1 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(path).count == 1 })
 
             #expect(rename(path, path + ".1") == 0)
             #expect(FileManager.default.createFile(atPath: path, contents: nil))
             await service.send(signal: SIGHUP)
             // The file already exists, so only the log tells that the reopen happened.
-            #expect(await service.waitForStderr(containing: "reopened event output", timeout: .seconds(5)),
+            #expect(await service.waitForStderr(containing: "reopened event output", timeout: .seconds(20)),
                     "no reopen logged after SIGHUP: \(service.stderrText())")
 
             #expect(try await callbacks.subscribe(["two"], eventTime: Self.t0 + 1).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(path).count == 1 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(path).count == 1 })
             #expect(try await service.terminate() == .exited(0))
             #expect(try EventFile.read(path + ".1").events().compactMap(\.subject) == ["one"])
             #expect(try EventFile.read(path).events().compactMap(\.subject) == ["two"])
@@ -162,7 +162,7 @@ struct IntegrationEventFileTests {
 
             let service = try await sandbox.startService()
             #expect(try await service.callbacks().subscribe(["after-partial"], eventTime: Self.t0).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(path).count == 1 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(path).count == 1 })
             #expect(try await service.terminate() == .exited(0))
 
             let contents = EventFile.read(path)

@@ -19,10 +19,10 @@ struct IntegrationMetricsTests {
             #expect(try await callbacks.subscribe(["a"], eventTime: Self.t0).isOK)
             let forged = CallbackClient(baseURL: service.baseURL, sdkAppID: IntegrationDefaults.sdkAppID, token: "wrong", client: .shared)
             #expect(try await forged.subscribe(["x"], eventTime: Self.t0).status == 401)
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(service.eventsPath).count == 3 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(service.eventsPath).count == 3 })
 
             var metrics = ""
-            #expect(await waitUntil(timeout: .seconds(5)) {
+            #expect(await waitUntil(timeout: .seconds(20)) {
                 metrics = (try? await callbacks.get("/metrics").body) ?? ""
                 // The checkpoint moves after the write: the lag is 0 only once it has.
                 return self.value(metrics, "subscriber_sync_events_written_total") == 3
@@ -43,7 +43,7 @@ struct IntegrationMetricsTests {
         try await withSandbox(engine: engine) { sandbox in
             let service = try await sandbox.startService(ServeConfiguration(extraArguments: ["--metrics-listen", "127.0.0.1:0"]))
             var metricsPort: Int?
-            #expect(await waitUntil(timeout: .seconds(5)) {
+            #expect(await waitUntil(timeout: .seconds(20)) {
                 let text = service.stderrText()
                 guard let range = text.range(of: "metrics served on 127.0.0.1:") else { return false }
                 metricsPort = Int(text[range.upperBound...].prefix(while: \.isNumber))

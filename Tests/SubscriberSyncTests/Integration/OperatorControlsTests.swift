@@ -128,7 +128,7 @@ struct IntegrationOperatorControlsTests {
 
             // Created again, later than the destruction: live, and the next pass covers it.
             #expect(try await callbacks.createAccount(account, eventTime: t - 30_000).isOK)
-            #expect(await waitUntil(timeout: .seconds(5)) { service.stderrText().contains("created again after its destruction") })
+            #expect(await waitUntil(timeout: .seconds(20)) { service.stderrText().contains("created again after its destruction") })
             #expect(try await reconcile().status == 0)
             #expect(try await subscribers() == ["a0", "a1", "a2"])
             let live = try await listed()

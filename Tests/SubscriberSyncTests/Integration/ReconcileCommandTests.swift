@@ -60,7 +60,7 @@ struct IntegrationReconcileCommandTests {
             let run = try await reconcile(h, sandbox: sandbox)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("another process (serve) holds the event emitter"), "\(run.stderr)")
-            #expect(await waitUntil(timeout: .seconds(5)) { EventFile.events(service.eventsPath).count == 251 })
+            #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(service.eventsPath).count == 251 })
             #expect(EventFile.events(sandbox.path("reconcile-events.jsonl")).isEmpty)
             let sequences = EventFile.events(service.eventsPath).map(\.sequence)
             #expect(sequences == oneThrough(251))

@@ -158,7 +158,7 @@ struct IntegrationSignedCallbackTests {
             let (reply, eventsPath) = try await sandbox.inProcessService { service in
                 let reply = try await service.callbacks().subscribe(subscribers, eventTime: Self.t0)
                 if reply.isOK {
-                    #expect(await waitUntil(timeout: .seconds(3)) { EventFile.events(service.eventsPath).count >= 2 })
+                    #expect(await waitUntil(timeout: .seconds(20)) { EventFile.events(service.eventsPath).count >= 2 })
                 }
                 return (reply, service.eventsPath)
             }

@@ -32,7 +32,7 @@ final class SimulatorHarness: Sendable {
 
     deinit { server.cancel() }
 
-    func client(rateLimit: Int = 190, maxAttempts: Int = 5, timeout: Duration = .seconds(5)) -> TencentClient {
+    func client(rateLimit: Int = 190, maxAttempts: Int = 5, timeout: Duration = .seconds(30)) -> TencentClient {
         TencentClient(
             configuration: TencentClientConfiguration(baseURL: baseURL, sdkAppID: Self.sdkAppID, identifier: "administrator", secretKey: Self.key,
                                                       rateLimit: rateLimit, timeout: timeout, maxAttempts: maxAttempts),

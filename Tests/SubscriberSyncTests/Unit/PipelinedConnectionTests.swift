@@ -111,11 +111,11 @@ import Testing
     }
 
     @Test func theTimeoutCountsFromTheAnswerBefore() async throws {
-        // Four answers 400 ms apart take 1.6 s, more than the timeout, yet each comes in time (with
-        // 800 ms to spare each, for a loaded machine).
-        let target = try await FakePipelinedTarget { _ in .late(200, milliseconds: 400) }
+        // Four answers 1 s apart take 4 s, more than the timeout, yet each comes in time (with 2 s
+        // to spare each, for a loaded machine).
+        let target = try await FakePipelinedTarget { _ in .late(200, milliseconds: 1_000) }
         let connection = try PipelinedConnection(url: target.url)
-        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .milliseconds(1_200))
+        let outcomes = await connection.send(try Self.requests(0..<4, to: target), timeout: .milliseconds(3_000))
         #expect(outcomes == Array(repeating: .answered(200), count: 4))
         connection.close()
         await target.shutdown()
