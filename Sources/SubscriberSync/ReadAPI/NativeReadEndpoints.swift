@@ -45,6 +45,9 @@ struct NativeReadEndpoints: Sendable {
             return response
         } catch let refusal as Refusal {
             return Self.error(refusal.status, refusal.message)
+        } catch is CancellationError {
+            // The request was given up (its client left, or the server drains): not the store's failure.
+            return Self.error(.serviceUnavailable, "the request was cancelled")
         } catch {
             failures.failed("the read API cannot read the store", reason: "\(error)")
             return Self.error(.serviceUnavailable, "the store cannot be read now; retry")

@@ -8,9 +8,10 @@ import Synchronization
 ///
 /// A store on a nearly full disk can flap: a commit that fits in space already allocated (a WAL
 /// that is reused after a checkpoint) succeeds between failures. So a run that starts again within
-/// an interval of the last line is a relapse: it is not logged in full but counted, and reported by
-/// the next summary line, or by its recovery line once an interval has passed since the last line.
-/// However often the store flaps, a kind logs at most three lines per interval.
+/// an interval of the last line is a relapse: it is not logged in full but counted, and reported
+/// by the next summary line, or by its recovery line (with the latest reason) once an interval
+/// has passed since the last line, by a timer should no other call come. However often the store
+/// flaps, a kind logs at most three lines per interval.
 public final class FailureLog: Sendable {
     /// Builds the summary line from the count since the last line, the seconds it covers and the
     /// latest reason, e.g. "refused 7,712 callbacks in the last 10 s: database or disk is full".
@@ -23,12 +24,14 @@ public final class FailureLog: Sendable {
         var latestReason: String
         /// Started within an interval of the last line, and not logged yet.
         var isRelapse: Bool
+        /// A success came after the last failure, and the run's recovery line waits for the interval.
+        var recoveredAt: Int64?
     }
 
     private struct State {
-        /// The failures since the run started; kept after a success while its recovery line waits.
         var run: Run?
         var lastLineAt: Int64?
+        var recoveryTimerSet = false
     }
 
     private let logger: Logger
@@ -58,10 +61,10 @@ public final class FailureLog: Sendable {
     public func failed(_ message: @autoclosure () -> String, reason: @autoclosure () -> String, metadata: @autoclosure () -> Logger.Metadata = [:],
                        level: Logger.Level = .error) {
         counter?.increment()
-        let now = clock.nowMilliseconds()
         let line: (String, Logger.Metadata)? = state.withLock { state in
+            let now = now(&state)
             failing.store(true, ordering: .relaxed)
-            let lineIsDue = state.lastLineAt.map { now - $0 >= intervalMilliseconds } ?? true
+            let lineIsDue = isDue(now, after: state.lastLineAt)
             guard var run = state.run else {
                 state.run = Run(startedAt: now, sinceLastLine: lineIsDue ? 0 : 1, latestReason: reason(), isRelapse: !lineIsDue)
                 guard lineIsDue else { return nil }
@@ -73,9 +76,10 @@ public final class FailureLog: Sendable {
             run.total += 1
             run.sinceLastLine += 1
             run.latestReason = reason()
+            run.recoveredAt = nil
             defer { state.run = run }
             guard lineIsDue, let lastLineAt = state.lastLineAt else { return nil }
-            let text = summary(run.sinceLastLine, (now - lastLineAt + 500) / 1000, run.latestReason)
+            let text = summary(run.sinceLastLine, max(0, now - lastLineAt + 500) / 1000, run.latestReason)
             run.sinceLastLine = 0
             run.isRelapse = false
             state.lastLineAt = now
@@ -88,21 +92,85 @@ public final class FailureLog: Sendable {
     /// waits until an interval has passed since the last line.
     public func succeeded() {
         guard failing.load(ordering: .relaxed) else { return }
-        let now = clock.nowMilliseconds()
-        guard let ended = state.withLock({ state -> Run? in
-            guard let run = state.run else {
+        take(state.withLock { state -> RecoveryStep in
+            guard var run = state.run else {
                 failing.store(false, ordering: .relaxed)
-                return nil
+                return .nothing
             }
-            if run.isRelapse, let lastLineAt = state.lastLineAt, now - lastLineAt < intervalMilliseconds { return nil }
-            state.run = nil
-            state.lastLineAt = now
-            failing.store(false, ordering: .relaxed)
-            return run
-        }) else { return }
-        logger.notice("\(recovered)", metadata: [
-            "failures": "\(ended.total)", "duration_s": "\((now - ended.startedAt + 500) / 1000)",
-        ])
+            let now = now(&state)
+            if run.isRelapse, let lastLineAt = state.lastLineAt, !isDue(now, after: lastLineAt) {
+                if run.recoveredAt == nil { run.recoveredAt = now }
+                state.run = run
+                guard !state.recoveryTimerSet else { return .nothing }
+                state.recoveryTimerSet = true
+                return .wait(milliseconds: lastLineAt + intervalMilliseconds - now)
+            }
+            end(&state, at: now)
+            return .ended(run, at: now)
+        })
+    }
+
+    private enum RecoveryStep {
+        case nothing
+        case ended(Run, at: Int64)
+        case wait(milliseconds: Int64)
+    }
+
+    private func take(_ step: RecoveryStep) {
+        switch step {
+        case .nothing: break
+        case .ended(let run, let now): logRecovery(run, at: now)
+        case .wait(let milliseconds): recoverLater(in: milliseconds)
+        }
+    }
+
+    /// Logs a held recovery once its interval has passed, unless a failure came since (the run
+    /// then goes on, and its next summary or recovery line reports it).
+    private func recoverLater(in milliseconds: Int64) {
+        Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(max(milliseconds, 1)))
+            guard let self else { return }
+            take(state.withLock { state -> RecoveryStep in
+                guard let run = state.run, run.recoveredAt != nil else {
+                    state.recoveryTimerSet = false
+                    return .nothing
+                }
+                let now = now(&state)
+                if let lastLineAt = state.lastLineAt, !isDue(now, after: lastLineAt) {
+                    return .wait(milliseconds: lastLineAt + intervalMilliseconds - now)
+                }
+                state.recoveryTimerSet = false
+                end(&state, at: now)
+                return .ended(run, at: now)
+            })
+        }
+    }
+
+    private func end(_ state: inout State, at now: Int64) {
+        state.run = nil
+        state.lastLineAt = now
+        failing.store(false, ordering: .relaxed)
+    }
+
+    private func logRecovery(_ run: Run, at now: Int64) {
+        var metadata: Logger.Metadata = ["failures": "\(run.total)", "duration_s": "\(max(0, now - run.startedAt + 500) / 1000)"]
+        // Nothing else told why this relapse failed.
+        if run.isRelapse { metadata["reason"] = "\(run.latestReason)" }
+        logger.notice("\(recovered)", metadata: metadata)
+    }
+
+    private func isDue(_ now: Int64, after lastLineAt: Int64?) -> Bool {
+        guard let lastLineAt else { return true }
+        return now - lastLineAt >= intervalMilliseconds
+    }
+
+    /// The time, read under the lock so that lines are stamped in the order they are decided.
+    /// Should the wall clock have gone back (an NTP step), a line is due at once, and the
+    /// intervals go on from there.
+    private func now(_ state: inout State) -> Int64 {
+        let now = clock.nowMilliseconds()
+        if let lastLineAt = state.lastLineAt, now < lastLineAt { state.lastLineAt = now - intervalMilliseconds }
+        return now
     }
 
     /// 7712 → "7,712": the counts in summary lines are read by people.

@@ -1,11 +1,14 @@
 import Logging
 import Synchronization
 
-/// A logger whose lines the test reads back: "level message", metadata left out.
+/// A logger whose lines the test reads back: "level message" in `all`, metadata left out; each
+/// line's metadata in `metadata`.
 final class CapturedLog: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = Mutex<[(text: String, metadata: [String: String])]>([])
 
-    var all: [String] { lines.withLock { $0 } }
+    var all: [String] { lines.withLock { $0.map(\.text) } }
+
+    var metadata: [[String: String]] { lines.withLock { $0.map(\.metadata) } }
 
     var logger: Logger {
         Logger(label: "captured") { _ in Handler(log: self) }
@@ -22,7 +25,8 @@ final class CapturedLog: Sendable {
         }
 
         func log(event: LogEvent) {
-            log.lines.withLock { $0.append("\(event.level) \(event.message)") }
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            log.lines.withLock { $0.append(("\(event.level) \(event.message)", merged)) }
         }
     }
 }

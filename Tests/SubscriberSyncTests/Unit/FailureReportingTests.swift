@@ -87,6 +87,46 @@ import Testing
         #expect(log.all.last == "notice back", "the relapse was reported: its recovery is logged at once")
     }
 
+    /// Nothing else may come for a while (a quiet night for the read API): a timer logs it.
+    @Test func aHeldRecoveryIsLoggedOnceTheIntervalHasPassedWithoutAnotherCall() async {
+        let log = CapturedLog()
+        let clock = FakeClock()
+        // The timer sleeps in real time and then asks the (fake) clock whether the line is due.
+        let failures = FailureLog(logger: log.logger, clock: clock, interval: .milliseconds(200), recovered: "back",
+                                  summary: { count, _, reason in "refused \(count): \(reason)" })
+        failures.failed("could not read", reason: "down")
+        failures.succeeded()
+        failures.failed("could not read", reason: "down again")
+        failures.failed("could not read", reason: "still down")
+        failures.succeeded()
+        #expect(await waitUntil(timeout: .seconds(1), interval: .milliseconds(10)) { log.all.count > 2 } == false,
+                "held while the interval has not passed on the clock: \(log.all)")
+        clock.advance(milliseconds: 200)
+        #expect(await waitUntil(timeout: .seconds(30), interval: .milliseconds(10)) { log.all.count == 3 }, "\(log.all)")
+        #expect(log.all.last == "notice back")
+        #expect(log.metadata.last?["failures"] == "2" && log.metadata.last?["reason"] == "still down", "\(log.metadata)")
+    }
+
+    @Test func aWallClockThatWentBackDoesNotSilenceANewRun() {
+        let log = CapturedLog()
+        let clock = FakeClock()
+        let failures = failureLog(log, clock: clock)
+        failures.failed("could not commit", reason: "full")
+        failures.succeeded()
+        clock.advance(milliseconds: -3_600_000)
+        failures.failed("could not commit", reason: "full again")
+        #expect(log.all == ["error could not commit", "notice back", "error could not commit"])
+        for _ in 0..<5 {
+            clock.advance(milliseconds: 1)
+            failures.failed("could not commit", reason: "full again")
+        }
+        #expect(log.all.count == 3, "the intervals go on from the new time: \(log.all)")
+        clock.advance(milliseconds: 1)
+        failures.succeeded()
+        #expect(log.all.last == "notice back")
+        #expect(log.metadata.last?["duration_s"] == "0", "\(log.metadata)")
+    }
+
     @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (7_712, "7,712"), (1_234_567, "1,234,567")])
     func countsAreGrouped(count: Int, text: String) {
         #expect(FailureLog.grouped(count) == text)
