@@ -77,6 +77,14 @@ struct IntegrationDatabaseRestartTests {
             let evenMore = recorder.acknowledgedSubscribers.count + 200
             #expect(await waitUntil(timeout: .seconds(30)) { recorder.acknowledgedSubscribers.count >= evenMore },
                     "callbacks were not acknowledged again after a restart")
+            // The schedule goes on too: a pass finishes after the restart, and at least two ran in
+            // all. (On a slow machine the phases above can all fit in one reconcile interval.)
+            let restartedAt = outages[outages.count - 1]
+            var passes: [IntegrationReplicaFailoverTests.Scan] = []
+            #expect(await waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+                passes = ((try? await Self.scans(server)) ?? []).filter { $0.account == Self.reconciled }
+                return passes.count >= 2 && passes.contains { $0.startedAt > restartedAt && $0.finishedAt != nil }
+            }, "no pass finished after the database restarted: \(passes)\n\(sandbox.allStderr())")
             recorder.stop()
             await load
         }
@@ -103,15 +111,18 @@ struct IntegrationDatabaseRestartTests {
 
         // Passes ran, and never two at once over one account: a pass the outage cut short (its
         // end never recorded) ends when the database went away.
-        guard case .postgres(let location) = try StorageLocation.parse(server.url) else {
-            Issue.record("\(server.url) is not a PostgreSQL URL")
-            return
-        }
-        let scans = try await IntegrationReplicaFailoverTests.scans(on: location)
+        let scans = try await Self.scans(server)
         #expect(scans.filter { $0.account == Self.reconciled }.count >= 2, "too few passes ran: \(scans)")
         let overlaps = IntegrationReplicaFailoverTests.overlaps(scans, kills: outages)
         #expect(overlaps.isEmpty, "overlapping passes: \(overlaps)")
         print("database restart test: \(acknowledged.count) acknowledged, \(statuses) refused while down, emission back \(resumedAfter) after the restart, \(scans.count) passes")
+    }
+
+    static func scans(_ server: ThrowawayPostgres) async throws -> [IntegrationReplicaFailoverTests.Scan] {
+        guard case .postgres(let location) = try StorageLocation.parse(server.url) else {
+            throw IntegrationError("\(server.url) is not a PostgreSQL URL")
+        }
+        return try await IntegrationReplicaFailoverTests.scans(on: location)
     }
 
     static func newestSequence(_ sandbox: Sandbox) -> Int64 {

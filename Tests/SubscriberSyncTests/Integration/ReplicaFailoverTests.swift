@@ -73,6 +73,10 @@ struct IntegrationReplicaFailoverTests {
                 }
                 let more = recorder.acknowledgedSubscribers.count + 100
                 #expect(await waitUntil(timeout: .seconds(20)) { recorder.acknowledgedSubscribers.count >= more })
+                // Passes ran (a slow machine could otherwise stop the load within one interval).
+                #expect(await waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+                    ((try? await Self.scans(sandbox)) ?? []).filter { $0.account == Self.reconciled && $0.finishedAt != nil }.count >= 2
+                }, "fewer than two passes finished")
                 recorder.stop()
                 await load
             }
