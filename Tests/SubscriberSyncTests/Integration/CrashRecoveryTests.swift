@@ -56,8 +56,12 @@ struct IntegrationCrashRecoveryTests {
             #expect(caughtUp, "the restarted service did not emit every stored subscription")
             // The lines are in the file before the emitter's checkpoint commits, and until then
             // the oldest pending event (older than 10 s after the kill) keeps /readyz at 503.
-            #expect(await waitUntil(timeout: .seconds(15)) { (try? await second.callbacks().get("/readyz").status) == 200 },
-                    "readyz after catching up")
+            var ready = "no answer"
+            #expect(await waitUntil(timeout: .seconds(15)) {
+                guard let reply = try? await second.callbacks().get("/readyz") else { return false }
+                ready = "\(reply.status) \(reply.body)"
+                return reply.status == 200
+            }, "readyz after catching up: \(ready)")
             #expect(try await second.terminate() == .exited(0))
 
             // The file: every line JSON, except at most one partial line from the crash, terminated

@@ -75,8 +75,8 @@ struct IntegrationReplicaFailoverTests {
                 #expect(await waitUntil(timeout: .seconds(20)) { recorder.acknowledgedSubscribers.count >= more })
                 // Passes ran (a slow machine could otherwise stop the load within one interval).
                 #expect(await waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
-                    ((try? await Self.scans(sandbox)) ?? []).filter { $0.account == Self.reconciled && $0.finishedAt != nil }.count >= 2
-                }, "fewer than two passes finished")
+                    ((try? await Self.scans(sandbox)) ?? []).filter { $0.account == Self.reconciled && $0.ran }.count >= 2
+                }, "fewer than two passes completed")
                 recorder.stop()
                 await load
             }
@@ -118,7 +118,11 @@ struct IntegrationReplicaFailoverTests {
         var account: String
         var startedAt: Int64
         var finishedAt: Int64?
-        var description: String { "\(account) \(startedAt)…\(finishedAt.map(String.init) ?? "killed")" }
+        /// `completed`, `held` or `failed`; nil while unfinished.
+        var outcome: String?
+        var description: String { "\(account) \(startedAt)…\(finishedAt.map(String.init) ?? "killed") \(outcome ?? "")" }
+        /// Finished with its listing applied (completed, or held by the removal guard).
+        var ran: Bool { finishedAt != nil && outcome != nil && outcome != "failed" }
     }
 
     /// Pairs of passes over one account whose times overlap. A pass that never finished was cut
@@ -142,9 +146,9 @@ struct IntegrationReplicaFailoverTests {
     static func scans(on location: PostgresLocation) async throws -> [Scan] {
         try await TestPostgres.connect(to: location) { connection in
             var scans: [Scan] = []
-            for try await (account, started, finished) in try await connection.query(
-                "SELECT account, started_at, finished_at FROM scans", logger: TestPostgres.logger).decode((String, Int64, Int64?).self) {
-                scans.append(Scan(account: account, startedAt: started, finishedAt: finished))
+            for try await (account, started, finished, outcome) in try await connection.query(
+                "SELECT account, started_at, finished_at, outcome FROM scans", logger: TestPostgres.logger).decode((String, Int64, Int64?, String?).self) {
+                scans.append(Scan(account: account, startedAt: started, finishedAt: finished, outcome: outcome))
             }
             return scans
         }
