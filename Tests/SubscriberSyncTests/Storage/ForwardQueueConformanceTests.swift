@@ -15,7 +15,7 @@ import Testing
     static func bodies(_ jobs: [ForwardJob]) -> [[UInt8]] { jobs.map { Array(buffer: $0.body) } }
 
     /// `nextForwards` once `count` jobs are visible: on PostgreSQL a job shows only when every
-    /// older transaction of the cluster has ended, and other tests' transactions run meanwhile.
+    /// older transaction of its store has ended.
     static func next(_ store: TestStore, _ target: String, limit: Int = 1_000, count: Int) async throws -> [ForwardJob] {
         let deadline = ContinuousClock.now + .seconds(20)
         while true {

@@ -140,6 +140,28 @@ import Testing
         await storage.close()
     }
 
+    /// Forward jobs likewise: another store's open transaction (or another database's) does not
+    /// hold a target's jobs back; one of this store's sessions does, as an older job may still commit.
+    @Test func onlyTheStoresOwnOpenTransactionsHoldItsForwardJobsBack() async throws {
+        let location = try await TestPostgres.shared.createStore()
+        let storage = try await Self.open(location, connections: 2)
+        func job(_ body: UInt8) -> ForwardJob {
+            ForwardJob(target: "http://apart/", delivery: "d\(body)", command: "C2C.CallbackAfterSendMsg", query: "", contentType: "application/json",
+                       body: ByteBuffer(bytes: [body]), receivedAt: 1_000)
+        }
+        func bodies() async throws -> [[UInt8]] { try await storage.nextForwards(target: "http://apart/", limit: 10).map { Array(buffer: $0.body) } }
+        try await Self.openTransaction(on: location, as: "subscriber-sync/another_store") {
+            _ = try await storage.commit(CallbackWrite(change: nil, forwards: [job(1)]))
+            #expect(try await bodies() == [[1]])
+        }
+        try await Self.openTransaction(on: location, as: "subscriber-sync/\(try #require(location.schema))") {
+            _ = try await storage.commit(CallbackWrite(change: nil, forwards: [job(2)]))
+            #expect(try await bodies() == [[1]], "an older transaction of this store may still commit: 2 waits")
+        }
+        #expect(try await bodies() == [[1], [2]])
+        await storage.close()
+    }
+
     /// A database of the store's own (as in production): any session's open transaction holds
     /// its events back, whatever the session calls itself.
     @Test func withoutASchemaEveryOpenTransactionOfTheDatabaseHoldsEventsBack() async throws {

@@ -55,12 +55,15 @@ enum PostgresForwardQueue {
             """, logger: logger).collect().count == 1
     }
 
-    static func next(target: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [ForwardJob] {
+    /// Jobs of transactions that are certainly over (`CompletedBoundary`, as for the outbox), so
+    /// that none of an older transaction can still commit behind them and break the order.
+    static func next(target: String, limit: Int, ownSessions: String?, on connection: PostgresConnection, logger: Logger) async throws -> [ForwardJob] {
+        let boundary = try await CompletedBoundary.read(ownSessions: ownSessions, on: connection, logger: logger)
         var jobs: [ForwardJob] = []
         let rows = try await connection.query("""
             SELECT id, target, delivery, command, query, content_type, body, received_at, attempts, next_attempt_at
             FROM forward_jobs
-            WHERE target = \(target) AND dead_at IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())
+            WHERE target = \(target) AND dead_at IS NULL AND xid < \(String(boundary))::TEXT::xid8
             ORDER BY xid, id LIMIT \(limit)
             """, logger: logger)
         for try await row in rows {

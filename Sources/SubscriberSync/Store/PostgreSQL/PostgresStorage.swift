@@ -138,8 +138,8 @@ public final class PostgresStorage: SubscriberStorage {
     }
 
     public func nextForwards(target: String, limit: Int) async throws -> [ForwardJob] {
-        try await read("reading forward jobs") { [logger] connection in
-            try await PostgresForwardQueue.next(target: target, limit: limit, on: connection, logger: logger)
+        try await read("reading forward jobs") { [logger, location] connection in
+            try await PostgresForwardQueue.next(target: target, limit: limit, ownSessions: location.ownSessions, on: connection, logger: logger)
         }
     }
 
