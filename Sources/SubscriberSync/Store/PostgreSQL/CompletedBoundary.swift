@@ -37,15 +37,19 @@ enum CompletedBoundary {
               AND (\(ownSessions)::TEXT IS NULL OR application_name = \(ownSessions))
             """, logger: logger).decode(String.self) {
             guard let short = UInt32(value) else { continue }
-            boundary = min(boundary, widen(short, below: xmax))
+            boundary = min(boundary, widen(short, near: xmax))
         }
         return boundary
     }
 
-    /// `backend_xid` is a 32-bit id; running transactions are within 2^31 of `xmax`, so its
-    /// epoch is `xmax`'s, or the one before when it wrapped.
-    static func widen(_ short: UInt32, below xmax: UInt64) -> UInt64 {
+    /// `backend_xid` is a 32-bit id. A running transaction's full id is within 2^31 of `xmax`,
+    /// below it (started before the latest completion) or at or above it (started after), so its
+    /// epoch is `xmax`'s, the one before, or the one after, whichever puts it nearest.
+    static func widen(_ short: UInt32, near xmax: UInt64) -> UInt64 {
+        let half: UInt64 = 1 << 31
         let candidate = (xmax & ~0xFFFF_FFFF) | UInt64(short)
-        return candidate >= xmax && candidate >= 1 << 32 ? candidate - (1 << 32) : candidate
+        if candidate > xmax, candidate - xmax > half, candidate >= 1 << 32 { return candidate - (1 << 32) }
+        if candidate < xmax, xmax - candidate > half { return candidate + (1 << 32) }
+        return candidate
     }
 }

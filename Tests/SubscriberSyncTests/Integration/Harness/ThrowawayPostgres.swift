@@ -45,6 +45,12 @@ final class ThrowawayPostgres: Sendable {
         try await asPostgres("\(Self.binaries)/pg_ctl", arguments)
     }
 
+    /// Sets the transaction ids' epoch (`pg_resetwal -e`), as on a server that has run through
+    /// `epoch` × 2^32 transactions. The server must be stopped.
+    func setTransactionEpoch(_ epoch: Int) async throws {
+        try await asPostgres("\(Self.binaries)/pg_resetwal", ["-e", String(epoch), "-D", directory + "/data"])
+    }
+
     func destroy() async {
         try? await control("stop")
         try? FileManager.default.removeItem(atPath: directory)
