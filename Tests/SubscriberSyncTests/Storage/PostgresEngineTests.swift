@@ -162,44 +162,6 @@ import Testing
         await storage.close()
     }
 
-    /// A server past 2^32 transactions: a session whose transaction started after the latest
-    /// completion (its id at or above `xmax`) holds back nothing that ended before it. Its 32-bit
-    /// `backend_xid` was once widened into the epoch before, which stalled events and forwards.
-    @Test func eventsAndForwardsFlowOnAServerPastTwoToTheThirtyTwoTransactions() async throws {
-        let server = try await ThrowawayPostgres.start()
-        do {
-            try await server.control("stop")
-            try await server.setTransactionEpoch(2)
-            try await server.control("start")
-            try await Self.numberAndForwardBesideANewerTransaction(on: server)
-            await server.destroy()
-        } catch {
-            await server.destroy()
-            throw error
-        }
-    }
-
-    private static func numberAndForwardBesideANewerTransaction(on server: ThrowawayPostgres) async throws {
-        guard case .postgres(let location) = try StorageLocation.parse(server.url) else { throw IntegrationError("not a PostgreSQL URL") }
-        let storage = try await Self.open(location, connections: 2)
-        let lease = try #require(try await storage.acquireEmitterLease(holder: "a", durationMilliseconds: 60_000))
-        let job = ForwardJob(target: "http://epoch/", delivery: "d", command: "C2C.CallbackAfterSendMsg", query: "",
-                             contentType: "application/json", body: ByteBuffer(bytes: [7]), receivedAt: 1_000)
-        let subscribe = StoreChange.subscribers(SubscriberFacts(.subscribed, account: "@TOA#_epoch", subscribers: ["a"], version: 100))
-        _ = try await storage.commit(CallbackWrite(change: subscribe, forwards: [job]))
-        // A transaction of this database's that started after everything above ended. Forwards
-        // first: reading them writes nothing, so no transaction ends after this one started.
-        try await Self.openTransaction(on: location, as: "psql") { () async throws in
-            #expect(try await storage.nextForwards(target: "http://epoch/", limit: 10).map(\.delivery) == ["d"])
-            #expect(try await storage.nextEvents(for: lease, limit: 10).events.map(\.sequence) == [1])
-        }
-        let xid = try await TestPostgres.connect(to: location) { connection in
-            try await connection.query("SELECT pg_current_xact_id()::TEXT", logger: TestPostgres.logger).collect().first?.decode(String.self)
-        }
-        #expect(xid.flatMap { UInt64($0) }.map { $0 >> 32 } == 2, "the server's transaction ids are in epoch 2: \(xid ?? "none")")
-        await storage.close()
-    }
-
     /// A database of the store's own (as in production): any session's open transaction holds
     /// its events back, whatever the session calls itself.
     @Test func withoutASchemaEveryOpenTransactionOfTheDatabaseHoldsEventsBack() async throws {

@@ -37,18 +37,25 @@ final class ThrowawayPostgres: Sendable {
         return server
     }
 
+    /// Runs `body` with a new server (see `start`), destroyed afterwards, also on a throw.
+    static func with<T>(_ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
+        let server = try await start()
+        do {
+            let result = try await body(server)
+            await server.destroy()
+            return result
+        } catch {
+            await server.destroy()
+            throw error
+        }
+    }
+
     /// `pg_ctl start|stop|restart`, waiting until it is done (a fast stop: sessions are cut).
     func control(_ action: String) async throws {
         var arguments = [action, "-D", directory + "/data", "-w", "-t", "60", "-l", directory + "/server.log"]
         if action != "start" { arguments += ["-m", "fast"] }
         if action != "stop" { arguments += ["-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=on"] }
         try await asPostgres("\(Self.binaries)/pg_ctl", arguments)
-    }
-
-    /// Sets the transaction ids' epoch (`pg_resetwal -e`), as on a server that has run through
-    /// `epoch` × 2^32 transactions. The server must be stopped.
-    func setTransactionEpoch(_ epoch: Int) async throws {
-        try await asPostgres("\(Self.binaries)/pg_resetwal", ["-e", String(epoch), "-D", directory + "/data"])
     }
 
     func destroy() async {
