@@ -4,6 +4,9 @@ import Synchronization
 /// on in the background (its result is dropped). For calls into a library that would otherwise
 /// wait without bound, such as a connection pool queueing requests while its server is down:
 /// a callback must get its 503 before Tencent's 2 s are up, and SIGTERM must not wait forever.
+/// Cancelling the caller likewise throws `CancellationError` at once: the operation is told, but
+/// one that does not listen (a statement on a connection its server dropped) must not hold a
+/// shutting-down pass for the rest of its patience.
 enum Deadline {
     struct Exceeded: Error, CustomStringConvertible {
         let what: String
@@ -20,6 +23,12 @@ enum Deadline {
             guard let continuation = waiting.withLock({ $0.take() }) else { return false }
             continuation.resume(with: result)
             return true
+        }
+
+        func cancel() {
+            let (work, timer) = tasks.withLock { ($0.work, $0.timer) }
+            work?.cancel()
+            if finish(with: .failure(CancellationError())) { timer?.cancel() }
         }
     }
 
@@ -40,9 +49,11 @@ enum Deadline {
                     work.cancel()
                 }
                 race.tasks.withLock { $0 = (work, timer) }
+                // The handler below may have run before the tasks existed.
+                if Task.isCancelled { race.cancel() }
             }
         } onCancel: {
-            race.tasks.withLock { $0.work?.cancel() }
+            race.cancel()
         }
     }
 }
