@@ -25,7 +25,7 @@ public final class FailureLog: Sendable {
         /// Started within an interval of the last line, and not logged yet.
         var isRelapse: Bool
         /// A success came after the last failure, and the run's recovery line waits for the interval.
-        var recoveredAt: Int64?
+        var recoveryHeld = false
     }
 
     private struct State {
@@ -76,7 +76,7 @@ public final class FailureLog: Sendable {
             run.total += 1
             run.sinceLastLine += 1
             run.latestReason = reason()
-            run.recoveredAt = nil
+            run.recoveryHeld = false
             defer { state.run = run }
             guard lineIsDue, let lastLineAt = state.lastLineAt else { return nil }
             let text = summary(run.sinceLastLine, max(0, now - lastLineAt + 500) / 1000, run.latestReason)
@@ -99,7 +99,7 @@ public final class FailureLog: Sendable {
             }
             let now = now(&state)
             if run.isRelapse, let lastLineAt = state.lastLineAt, !isDue(now, after: lastLineAt) {
-                if run.recoveredAt == nil { run.recoveredAt = now }
+                run.recoveryHeld = true
                 state.run = run
                 guard !state.recoveryTimerSet else { return .nothing }
                 state.recoveryTimerSet = true
@@ -131,7 +131,7 @@ public final class FailureLog: Sendable {
             try? await Task.sleep(for: .milliseconds(max(milliseconds, 1)))
             guard let self else { return }
             take(state.withLock { state -> RecoveryStep in
-                guard let run = state.run, run.recoveredAt != nil else {
+                guard let run = state.run, run.recoveryHeld else {
                     state.recoveryTimerSet = false
                     return .nothing
                 }

@@ -35,8 +35,7 @@ struct IntegrationDiskFullTests {
     func postgresDiskFull() async throws {
         try await HeavyTests.oneAtATime { try await withSandbox { sandbox in
             try await SmallFilesystem.with(kibibytes: 96 * 1024, at: sandbox.path("pgfs")) { filesystem in
-                let server = try await ThrowawayPostgres.start(in: filesystem.directory + "/cluster")
-                do {
+                try await ThrowawayPostgres.with(in: filesystem.directory + "/cluster") { server in
                     var configuration = ServeConfiguration()
                     configuration.databaseURL = server.url
                     let service = try await sandbox.startService(configuration)
@@ -46,10 +45,6 @@ struct IntegrationDiskFullTests {
                     }, export: {
                         try await ExportRun.run(databasePath: server.url, account: nil, in: sandbox.directory, name: "export-\(sandbox.nextNumber())")
                     })
-                    await server.destroy()
-                } catch {
-                    await server.destroy()
-                    throw error
                 }
             }
         } }

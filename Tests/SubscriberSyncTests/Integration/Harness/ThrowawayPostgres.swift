@@ -38,8 +38,8 @@ final class ThrowawayPostgres: Sendable {
     }
 
     /// Runs `body` with a new server (see `start`), destroyed afterwards, also on a throw.
-    static func with<T>(_ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
-        let server = try await start()
+    static func with<T>(in directory: String? = nil, _ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
+        let server = try await start(in: directory)
         do {
             let result = try await body(server)
             await server.destroy()
